@@ -1,0 +1,98 @@
+"""The Python API: one call from images to a painting.
+
+>>> import impasto
+>>> picture = impasto.stylize("photo.jpg", "starry_night.jpg", size=512)
+>>> picture.save("painting.png")
+
+Flow: image in → validate (:mod:`impasto.imageio`) → colour preparation (:mod:`impasto.color`) →
+engine (quality: :mod:`impasto.quality`, fast: :mod:`impasto.fast`) → colour finish → image out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from PIL import Image
+
+from . import color
+from .errors import OptionsError
+from .imageio import ImageInput, load_image, save_image
+from .progress import CancelToken, ProgressCallback, ignore
+from .styles import Style, StyleSpec, resolve_styles
+
+Mode = Literal["quality", "fast"]
+MODES = ("quality", "fast")
+
+
+def _options(cls: type, mode: str, options: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise OptionsError(
+            f"unknown option(s) for {mode} mode: {', '.join(unknown)} (known: {', '.join(sorted(names))})"
+        )
+    return cls(**options)
+
+
+def stylize(
+    content: ImageInput,
+    style: StyleSpec,
+    *,
+    mode: Mode = "quality",
+    style_weights: Sequence[float] | None = None,
+    preserve_color: str | bool | None = "none",
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    **options: Any,
+) -> Image.Image:
+    """Paint ``content`` in the style of ``style`` and return the picture.
+
+    ``content`` and each style may be a path, bytes, a PIL image or an array; ``style`` may also be
+    a gallery name, a list of styles, or a list of ``(style, weight)`` pairs. Other keyword options
+    are the engine's: see :class:`impasto.quality.QualityOptions` and
+    :class:`impasto.fast.FastOptions`.
+    """
+    if mode not in MODES:
+        raise OptionsError(f"unknown mode {mode!r}: use quality or fast")
+    color_mode = color.check_mode(preserve_color)
+    photo = load_image(content)
+    styles = resolve_styles(style, style_weights)
+    engine_photo, engine_styles = prepare_colors(photo, styles, color_mode)
+    report = progress or ignore
+    if mode == "fast":
+        from .fast import FastOptions, run_fast
+
+        painted = run_fast(engine_photo, engine_styles, _options(FastOptions, mode, options), report, cancel)
+    else:
+        from .quality import QualityOptions, run_quality
+
+        opts = _options(QualityOptions, mode, options)
+        painted = run_quality(engine_photo, engine_styles, opts, report, cancel).image
+    return color.finish(painted, photo, color_mode)
+
+
+def prepare_colors(photo: Image.Image, styles: list[Style], mode: str) -> tuple[Image.Image, list[Style]]:
+    """Apply the colour mode's preparation to the photo and every style."""
+    if mode == "none":
+        return photo, styles
+    engine_photo, images = color.prepare(photo, [s.image for s in styles], mode)
+    return engine_photo, [s.with_image(img) for s, img in zip(styles, images, strict=True)]
+
+
+def transfer_style(
+    content_path: str | os.PathLike[str],
+    style_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> Image.Image:
+    """The call users of the TensorFlow tutorials know: paths in, a picture out (and saved if asked)."""
+    picture = stylize(content_path, style_path, **options)
+    if output_path is not None:
+        save_image(picture, output_path)
+    return picture
+
+
+__all__ = ["MODES", "ImageInput", "Mode", "load_image", "stylize", "transfer_style"]

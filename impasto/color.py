@@ -1,0 +1,106 @@
+"""Colour preservation, shared by both engines (Gatys et al. 2016, "Preserving color in NST").
+
+Two methods:
+
+* ``luminance`` — luminance-only transfer: both engines paint on luminance images (the style's
+  luminance matched to the content's mean and spread), then the painted luminance is joined with
+  the content's own chroma (YIQ).
+* ``histogram`` — colour histogram matching: the style image's colours are mapped onto the
+  content's colour distribution (mean and covariance) before painting, so the painting uses the
+  photo's palette.
+
+Use :func:`prepare` before an engine runs and :func:`finish` after it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from .errors import OptionsError
+
+ColorMode = Literal["none", "luminance", "histogram"]
+COLOR_MODES: tuple[str, ...] = ("none", "luminance", "histogram")
+
+_RGB_TO_YIQ = np.array(
+    [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]]
+)
+_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
+
+
+def _array(img: Image.Image) -> np.ndarray:
+    return np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0
+
+
+def _image(arr: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(arr * 255.0 + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
+def luminance(img: Image.Image) -> np.ndarray:
+    """The Y channel (0..1) of an RGB image."""
+    return _array(img) @ _RGB_TO_YIQ[0]
+
+
+def grey(y: np.ndarray) -> Image.Image:
+    return _image(np.repeat(y[..., None], 3, axis=2))
+
+
+def match_luminance(style: Image.Image, content: Image.Image) -> Image.Image:
+    """The style's luminance as a grey image, shifted and scaled to the content's mean and spread."""
+    ys, yc = luminance(style), luminance(content)
+    matched = (ys - ys.mean()) * (yc.std() / max(ys.std(), 1e-6)) + yc.mean()
+    return grey(matched)
+
+
+def recombine(painted: Image.Image, content: Image.Image) -> Image.Image:
+    """The painted image's luminance with the content's chroma (I and Q)."""
+    if content.size != painted.size:
+        content = content.resize(painted.size, Image.Resampling.LANCZOS)
+    yiq = _array(content) @ _RGB_TO_YIQ.T
+    yiq[..., 0] = luminance(painted)
+    return _image(yiq @ _YIQ_TO_RGB.T)
+
+
+def match_colors(style: Image.Image, content: Image.Image) -> Image.Image:
+    """Map the style's RGB distribution onto the content's (mean and covariance, symmetric root)."""
+    s, c = _array(style).reshape(-1, 3), _array(content).reshape(-1, 3)
+    mu_s, mu_c = s.mean(0), c.mean(0)
+    cov_s = np.cov(s, rowvar=False) + np.eye(3) * 1e-5
+    cov_c = np.cov(c, rowvar=False) + np.eye(3) * 1e-5
+    transform = _sqrtm(cov_c) @ np.linalg.inv(_sqrtm(cov_s))
+    out = (s - mu_s) @ transform.T + mu_c
+    return _image(out.reshape(style.size[1], style.size[0], 3))
+
+
+def _sqrtm(cov: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eigh(cov)
+    return (vectors * np.sqrt(np.clip(values, 1e-10, None))) @ vectors.T
+
+
+def check_mode(mode: str | bool | None) -> str:
+    """Normalise a user's colour option: ``True`` means luminance, ``False``/``None`` means none."""
+    if mode is True:
+        return "luminance"
+    if mode in (False, None):
+        return "none"
+    if mode not in COLOR_MODES:
+        raise OptionsError(f"unknown colour preservation {mode!r}: use none, luminance or histogram")
+    return str(mode)
+
+
+def prepare(
+    content: Image.Image, styles: list[Image.Image], mode: str
+) -> tuple[Image.Image, list[Image.Image]]:
+    """The images an engine should paint with, for the given colour mode."""
+    if mode == "luminance":
+        return grey(luminance(content)), [match_luminance(s, content) for s in styles]
+    if mode == "histogram":
+        return content, [match_colors(s, content) for s in styles]
+    return content, styles
+
+
+def finish(painted: Image.Image, content: Image.Image, mode: str) -> Image.Image:
+    """The user's picture from the engine's output, for the given colour mode."""
+    return recombine(painted, content) if mode == "luminance" else painted
