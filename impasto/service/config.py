@@ -1,0 +1,86 @@
+"""Service settings, from keyword arguments or ``IMPASTO_*`` environment variables.
+
+Embedded defaults need nothing: SQLite and images under ``./data``, jobs in-process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import OptionsError
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise OptionsError(f"{name}={value!r} is not a whole number") from None
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise OptionsError(f"{name}={value!r} is not a number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be told; :meth:`from_env` reads the environment."""
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None  # None: SQLite file in data_dir
+    max_request_bytes: int = 40 * 1024 * 1024  # whole request body
+    max_image_bytes: int = 25 * 1024 * 1024  # one uploaded or fetched image
+    max_pixels: int = 40_000_000  # one decoded image
+    max_files: int = 20  # photos in one create request
+    fast_workers: int = 2
+    quality_workers: int = 1
+    max_attempts: int = 2  # runs of a job interrupted by restarts before it is marked failed
+    jobs_per_minute: float = 60.0  # job creation rate limit per client
+    jobs_burst: int = 20
+    url_timeout: float = 10.0
+    url_max_redirects: int = 3
+    sync_timeout: float = 120.0  # POST /stylize waits at most this long for a job
+    preview_interval: float = 0.5  # seconds between persisted previews
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'impasto.db').resolve()}"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        env = cls(
+            data_dir=Path(os.environ.get("IMPASTO_DATA_DIR") or "data"),
+            database_url=os.environ.get("IMPASTO_DATABASE_URL") or None,
+            max_request_bytes=_env_int("IMPASTO_MAX_REQUEST_BYTES", cls.max_request_bytes),
+            max_image_bytes=_env_int("IMPASTO_MAX_IMAGE_BYTES", cls.max_image_bytes),
+            max_pixels=_env_int("IMPASTO_MAX_PIXELS", cls.max_pixels),
+            fast_workers=_env_int("IMPASTO_FAST_WORKERS", cls.fast_workers),
+            quality_workers=_env_int("IMPASTO_QUALITY_WORKERS", cls.quality_workers),
+            jobs_per_minute=_env_float("IMPASTO_JOBS_PER_MINUTE", cls.jobs_per_minute),
+            jobs_burst=_env_int("IMPASTO_JOBS_BURST", cls.jobs_burst),
+        )
+        return replace(env, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit for logs: the password replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparsable url>"

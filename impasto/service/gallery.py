@@ -1,0 +1,125 @@
+"""The style gallery as the service sees it: the package's built-in styles plus styles users saved.
+
+Built-in styles come from :mod:`impasto.gallery` (when it is installed and has any); saved styles
+are rows in ``saved_styles`` pointing at blobs, so every node sees the same gallery.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+from sqlalchemy import select
+
+from ..errors import OptionsError
+from .db import Database
+from .models import SavedStyle
+from .store import BlobStore
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,58}[a-z0-9]$|^[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class GalleryEntry:
+    name: str
+    title: str
+    builtin: bool
+    sha: str | None = None  # saved styles: the picture's blob
+    artist: str | None = None
+
+
+def _gallery() -> Any:
+    try:
+        return importlib.import_module("impasto.gallery")
+    except ImportError:
+        return None
+
+
+def _field(item: Any, name: str, default: Any = None) -> Any:
+    if isinstance(item, dict):
+        return item.get(name, default)
+    if isinstance(item, str):
+        return item if name == "name" else default
+    return getattr(item, name, default)
+
+
+def builtin_styles() -> list[GalleryEntry]:
+    gallery = _gallery()
+    if gallery is None or not hasattr(gallery, "list_styles"):
+        return []
+    entries = []
+    for item in gallery.list_styles():
+        name = str(_field(item, "name"))
+        title = _field(item, "title") or name.replace("-", " ").title()
+        entries.append(GalleryEntry(name, str(title), True, artist=_field(item, "artist")))
+    return entries
+
+
+def builtin_image(name: str) -> Image.Image | None:
+    gallery = _gallery()
+    if gallery is None or name not in {e.name for e in builtin_styles()}:
+        return None
+    image = gallery.style(name).image
+    return image if isinstance(image, Image.Image) else None
+
+
+def list_styles(db: Database) -> list[GalleryEntry]:
+    with db.session() as s:
+        saved = s.scalars(select(SavedStyle).order_by(SavedStyle.created_at)).all()
+        users = [GalleryEntry(r.name, r.title, False, r.sha) for r in saved]
+    return builtin_styles() + users
+
+
+def find(db: Database, name: str) -> GalleryEntry | None:
+    for entry in builtin_styles():
+        if entry.name == name:
+            return entry
+    with db.session() as s:
+        row = s.get(SavedStyle, name)
+        return GalleryEntry(row.name, row.title, False, row.sha) if row else None
+
+
+def slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60].strip("-")
+
+
+def save_style(db: Database, title: str, sha: str) -> GalleryEntry:
+    """Save an already stored, validated picture under ``title``; names are slugs of titles."""
+    title = title.strip()
+    name = slug(title)
+    if not title or len(title) > 100 or not NAME.match(name):
+        raise OptionsError("a style name needs 1–100 characters with at least one letter or digit")
+    if find(db, name) is not None:
+        raise StyleExists(f"a style named {name!r} is already in the gallery")
+    with db.session() as s:
+        s.add(SavedStyle(name=name, title=title, sha=sha))
+    return GalleryEntry(name, title, False, sha)
+
+
+class StyleExists(OptionsError):
+    """The gallery already has a style under that name."""
+
+
+def image_bytes(db: Database, store: BlobStore, name: str) -> bytes | None:
+    """The style's picture as stored bytes (saved) or PNG (built-in); ``None`` if unknown."""
+    entry = find(db, name)
+    if entry is None:
+        return None
+    if entry.sha:
+        return store.get(entry.sha)
+    return _builtin_png(name)
+
+
+@functools.lru_cache(maxsize=64)
+def _builtin_png(name: str) -> bytes | None:
+    image = builtin_image(name)
+    if image is None:
+        return None
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()

@@ -1,0 +1,420 @@
+"""Jobs: create them, run them, cancel, rate and delete them.
+
+:func:`run_job` is *the* job function: it takes a job id and a :class:`JobContext`, loads the
+inputs from the blob store, calls :func:`impasto.stylize` with a progress callback that persists
+events and previews, and writes the result. It knows nothing about who calls it: the in-process
+:mod:`~impasto.service.pool` does today, a Celery task can tomorrow. Claiming a job is an atomic
+``queued → running`` update, so a job delivered twice runs once.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..errors import Cancelled, ImpastoError
+from ..imageio import encode_image, fit_long_side, load_image
+from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
+from . import gallery
+from .db import Database
+from .models import FINISHED, Job, JobEvent, Status, utcnow
+from .store import BlobStore
+
+log = logging.getLogger("impasto.jobs")
+
+Stylize = Callable[..., Image.Image]
+PREVIEW_SIDE = 768
+QUALITY_PREVIEW_EVERY = 5  # iterations between previews the quality engine sends
+
+
+class JobOptions(BaseModel):
+    """What to paint and how. ``None`` leaves an option to the engine's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["fast", "quality"] = "fast"
+    size: int = Field(512, ge=64, le=2048, description="long side of the result, pixels")
+    preserve_color: Literal["none", "luminance", "histogram"] = "none"
+    strength: float | None = Field(None, ge=0.0, le=1.0, description="fast mode: 0 = photo, 1 = full style")
+    iterations: int | None = Field(None, ge=1, le=2000, description="quality mode: optimisation steps")
+    style_weight: float | None = Field(None, gt=0, le=1e9, description="quality mode: weight of style loss")
+    content_weight: float | None = Field(
+        None, gt=0, le=1e9, description="quality mode: weight of content loss"
+    )
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`impasto.stylize`: only the options this mode knows."""
+        names = ("strength",) if self.mode == "fast" else ("iterations", "style_weight", "content_weight")
+        kwargs: dict[str, Any] = {"mode": self.mode, "size": self.size, "preserve_color": self.preserve_color}
+        kwargs.update({n: getattr(self, n) for n in names if getattr(self, n) is not None})
+        if self.mode == "quality":
+            kwargs["preview_every"] = QUALITY_PREVIEW_EVERY
+        return kwargs
+
+
+class JobNotFound(LookupError):
+    """No job with that id."""
+
+
+class JobConflict(Exception):
+    """The job is in a state that does not allow this (e.g. rating an unfinished job)."""
+
+
+@dataclass(frozen=True)
+class StyleRef:
+    """A job's style: a gallery name, or a stored picture (``sha``) with a display name."""
+
+    name: str
+    sha: str | None = None
+
+
+@dataclass
+class JobContext:
+    """What a worker needs to run jobs; any process can build one from :class:`Settings`."""
+
+    db: Database
+    store: BlobStore
+    stylize: Stylize | None = None  # None: the real impasto.stylize
+    max_pixels: int = 40_000_000
+    preview_interval: float = 0.5
+    event_interval: float = 0.2
+    cancel_poll_interval: float = 0.5
+    tokens: dict[str, CancelToken] = field(default_factory=dict)
+
+    def engine(self) -> Stylize:
+        if self.stylize is not None:
+            return self.stylize
+        from ..api import stylize
+
+        return stylize
+
+
+# --- creating -------------------------------------------------------------------------------
+
+
+def store_image(store: BlobStore, data: bytes, *, max_pixels: int, label: str) -> tuple[str, Image.Image]:
+    """Decode ``data`` (that is how an image is identified) and keep the original bytes."""
+    image = load_image(data, limit=max_pixels, name=label)
+    return store.put(data), image
+
+
+def resolve_style(db: Database, name: str) -> StyleRef:
+    entry = gallery.find(db, name)
+    if entry is None:
+        raise ImpastoError(f"no style named {name!r} in the gallery")
+    return StyleRef(entry.name, entry.sha)
+
+
+def create_job(
+    db: Database,
+    *,
+    content_sha: str,
+    style: StyleRef,
+    options: JobOptions,
+    content_name: str = "photo",
+    parent_id: str | None = None,
+) -> Job:
+    job = Job(
+        mode=options.mode,
+        content_sha=content_sha,
+        content_name=content_name[:200] or "photo",
+        style_sha=style.sha,
+        style_name=style.name[:100],
+        options=options.model_dump(exclude_none=True),
+        status=Status.QUEUED.value,
+        stage="queued",
+        fraction=0.0,
+        attempts=0,
+        cancel_requested=False,
+        parent_id=parent_id,
+    )
+    with db.session() as s:
+        s.add(job)
+        s.flush()
+        s.add(JobEvent(job_id=job.id, kind="status", data={"kind": "status", "status": "queued"}))
+    return job
+
+
+def get_job(db: Database, job_id: str) -> Job:
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        return job
+
+
+def job_options(job: Job) -> JobOptions:
+    return JobOptions.model_validate(job.options)
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+def run_job(job_id: str, ctx: JobContext, cancel: CancelToken | None = None) -> Status | None:
+    """Run one queued job to its end; returns its final status, or ``None`` if it was not queued."""
+    token = cancel or ctx.tokens.setdefault(job_id, CancelToken())
+    try:
+        if not _claim(ctx.db, job_id):
+            return None
+        return _execute(job_id, ctx, token)
+    finally:
+        ctx.tokens.pop(job_id, None)
+
+
+def _claim(db: Database, job_id: str) -> bool:
+    with db.session() as s:
+        claimed = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == Status.QUEUED.value)
+            .values(
+                status=Status.RUNNING.value, started_at=utcnow(), attempts=Job.attempts + 1, stage="starting"
+            )
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        s.add(JobEvent(job_id=job_id, kind="status", data={"kind": "status", "status": "running"}))
+    return True
+
+
+def _execute(job_id: str, ctx: JobContext, token: CancelToken) -> Status:
+    job = get_job(ctx.db, job_id)
+    recorder = _Recorder(ctx, job_id, token)
+    try:
+        content = ctx.store.get(job.content_sha)
+        style: Any = ctx.store.get(job.style_sha) if job.style_sha else job.style_name
+        kwargs = job_options(job).engine_kwargs()
+        image = ctx.engine()(content, style, progress=recorder, cancel=token, **kwargs)
+    except Cancelled:
+        return _finish(ctx, job_id, Status.CANCELLED, error="cancelled")
+    except ImpastoError as exc:
+        return _finish(ctx, job_id, Status.FAILED, error=str(exc))
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        return _finish(
+            ctx, job_id, Status.FAILED, error=f"internal error ({type(exc).__name__}); see the server log"
+        )
+    sha = ctx.store.put(encode_image(image, "PNG"))
+    status = Status.CANCELLED if token.cancelled else Status.SUCCEEDED
+    return _finish(
+        ctx,
+        job_id,
+        status,
+        result_sha=sha,
+        result_width=image.width,
+        result_height=image.height,
+        error="cancelled" if token.cancelled else None,
+    )
+
+
+def _finish(ctx: JobContext, job_id: str, status: Status, **values: Any) -> Status:
+    data: dict[str, Any] = {"kind": "status", "status": status.value}
+    if values.get("error"):
+        data["error"] = values["error"]
+    with ctx.db.session() as s:
+        done = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == Status.RUNNING.value)
+            .values(
+                status=status.value,
+                finished_at=utcnow(),
+                stage=status.value,
+                eta=0.0,
+                fraction=1.0 if status == Status.SUCCEEDED else Job.fraction,
+                **values,
+            )
+        )
+        if done.rowcount == 1:  # type: ignore[attr-defined]
+            s.add(JobEvent(job_id=job_id, kind="status", data=data))
+    log.info("job %s %s", job_id, status.value)
+    return status
+
+
+class _Recorder:
+    """The progress callback: persists events (throttled) and previews, and polls for cancellation."""
+
+    def __init__(self, ctx: JobContext, job_id: str, token: CancelToken) -> None:
+        self.ctx, self.job_id, self.token = ctx, job_id, token
+        self.last_event = self.last_preview = self.last_poll = 0.0
+
+    def __call__(self, event: Event) -> None:
+        now = time.monotonic()
+        try:
+            self._record(event, now)
+            if now - self.last_poll >= self.ctx.cancel_poll_interval:
+                self.last_poll = now
+                self._poll_cancel()
+        except SQLAlchemyError:
+            log.warning("job %s: could not record progress", self.job_id, exc_info=True)
+
+    def _record(self, event: Event, now: float) -> None:
+        data = event.to_dict()
+        job_values: dict[str, Any] = {}
+        if isinstance(event, PreviewEvent):
+            if now - self.last_preview < self.ctx.preview_interval:
+                return
+            self.last_preview = now
+            preview = (
+                fit_long_side(event.image, PREVIEW_SIDE)
+                if max(event.image.size) > PREVIEW_SIDE
+                else event.image
+            )
+            data["sha"] = job_values["preview_sha"] = self.ctx.store.put(
+                encode_image(preview.convert("RGB"), "JPEG", 85)
+            )
+        elif isinstance(event, IterationEvent):
+            last_of_scale = event.iteration == event.iterations
+            if now - self.last_event < self.ctx.event_interval and not last_of_scale:
+                return
+            job_values.update(
+                fraction=event.fraction, eta=event.eta, stage=f"painting {event.scale}/{event.scales}"
+            )
+        elif isinstance(event, StageEvent):
+            job_values["stage"] = event.stage[:100]
+        elif isinstance(event, DoneEvent):
+            job_values["eta"] = 0.0
+        self.last_event = now
+        with self.ctx.db.session() as s:
+            s.add(
+                JobEvent(job_id=self.job_id, kind=str(data.get("kind", "event"))[:16], data=_jsonable(data))
+            )
+            if job_values:
+                s.execute(update(Job).where(Job.id == self.job_id).values(**job_values))
+
+    def _poll_cancel(self) -> None:
+        with self.ctx.db.session() as s:
+            wanted = s.scalar(select(Job.cancel_requested).where(Job.id == self.job_id))
+        if wanted is None or wanted:
+            self.token.cancel()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+# --- after the fact -------------------------------------------------------------------------
+
+
+def request_cancel(db: Database, job_id: str, tokens: dict[str, CancelToken] | None = None) -> Job:
+    """Cancel a queued job at once, or ask a running one to stop (it sees the flag or the token)."""
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        if job.state.finished:
+            raise JobConflict(f"job already {job.status}")
+        if job.state == Status.QUEUED:
+            job.status, job.stage, job.finished_at = Status.CANCELLED.value, "cancelled", utcnow()
+            job.error = "cancelled before it started"
+            s.add(JobEvent(job_id=job_id, kind="status", data={"kind": "status", "status": "cancelled"}))
+        job.cancel_requested = True
+    if tokens and job_id in tokens:
+        tokens[job_id].cancel()
+    return get_job(db, job_id)
+
+
+def rate_job(db: Database, job_id: str, rating: int | None) -> Job:
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        if job.result_sha is None:
+            raise JobConflict("only a finished painting can be rated")
+        job.rating = rating
+    return get_job(db, job_id)
+
+
+def delete_job(db: Database, store: BlobStore, job_id: str) -> None:
+    """Delete a job, its events, and every image no other job or saved style still uses."""
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        if job.state == Status.RUNNING:
+            raise JobConflict("the job is running: cancel it first")
+        previews = [e.data.get("sha") for e in job.events if e.kind == "preview"]
+        shas = {job.content_sha, job.style_sha, job.result_sha, job.preview_sha, *previews} - {None}
+        s.execute(delete(JobEvent).where(JobEvent.job_id == job_id))
+        s.delete(job)
+    for sha in shas:
+        if isinstance(sha, str) and not _blob_in_use(db, sha):
+            store.delete(sha)
+
+
+def _blob_in_use(db: Database, sha: str) -> bool:
+    from .models import SavedStyle
+
+    with db.session() as s:
+        cols = (Job.content_sha, Job.style_sha, Job.result_sha, Job.preview_sha)
+        if any(s.scalar(select(Job.id).where(c == sha).limit(1)) for c in cols):
+            return True
+        return s.scalar(select(SavedStyle.name).where(SavedStyle.sha == sha).limit(1)) is not None
+
+
+def recover(db: Database, max_attempts: int) -> list[tuple[str, str]]:
+    """After a restart: re-queue jobs a dead process was running (or fail them after too many
+    tries) and return every queued ``(id, mode)``, oldest first, to be handed to workers."""
+    with db.session() as s:
+        for job in s.scalars(select(Job).where(Job.status == Status.RUNNING.value)):
+            if job.attempts >= max_attempts:
+                job.status, job.finished_at = Status.FAILED.value, utcnow()
+                job.stage = "failed"
+                job.error = f"interrupted by a server restart ({job.attempts} attempts); not retried"
+                data = {"kind": "status", "status": "failed", "error": job.error}
+            else:
+                job.status, job.stage = Status.QUEUED.value, "re-queued"
+                data = {
+                    "kind": "status",
+                    "status": "queued",
+                    "message": "interrupted by a server restart; re-queued",
+                }
+            s.add(JobEvent(job_id=job.id, kind="status", data=data))
+            log.warning("job %s was interrupted: %s", job.id, data["status"])
+        rows = s.execute(
+            select(Job.id, Job.mode).where(Job.status == Status.QUEUED.value).order_by(Job.created_at)
+        ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def events_after(
+    db: Database, job_id: str, after: int, limit: int = 200
+) -> tuple[list[JobEvent], str | None]:
+    """Events with id > ``after`` and the job's status (``None`` when the job is gone)."""
+    with db.session() as s:
+        status = s.scalar(select(Job.status).where(Job.id == job_id))
+        events = list(
+            s.scalars(
+                select(JobEvent)
+                .where(JobEvent.job_id == job_id, JobEvent.id > after)
+                .order_by(JobEvent.id)
+                .limit(limit)
+            )
+        )
+    return events, status
+
+
+def thumbnail(data: bytes, side: int) -> bytes:
+    source = Image.open(io.BytesIO(data))
+    source.draft("RGB", (side, side))
+    image = source.convert("RGB")
+    image.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return encode_image(image, "JPEG", 85)
+
+
+__all__ = ["FINISHED", "JobContext", "JobOptions", "StyleRef", "create_job", "run_job"]

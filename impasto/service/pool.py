@@ -1,0 +1,111 @@
+"""The embedded worker pool: threads that run :func:`impasto.service.jobs.run_job` in-process.
+
+Two bounded lanes so a long painting never blocks quick ones: ``fast`` jobs run several at a
+time, ``quality`` jobs (which use every core) one per CPU budget. On start the pool recovers
+what a previous process left: interrupted jobs are re-queued (or failed) and queued jobs resume.
+On stop, running jobs are cancelled and put back in the queue for the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from sqlalchemy import update
+
+from .jobs import JobContext, recover, run_job
+from .models import Job, JobEvent, Status
+
+log = logging.getLogger("impasto.pool")
+_STOP = "__stop__"
+
+
+class WorkerPool:
+    def __init__(
+        self, ctx: JobContext, *, fast_workers: int = 2, quality_workers: int = 1, max_attempts: int = 2
+    ):
+        self.ctx = ctx
+        self.max_attempts = max_attempts
+        self.lanes = {"fast": max(1, fast_workers), "quality": max(1, quality_workers)}
+        self.queues: dict[str, queue.Queue[str]] = {lane: queue.Queue() for lane in self.lanes}
+        self.threads: list[threading.Thread] = []
+        self.stopping = threading.Event()
+
+    def start(self) -> None:
+        for job_id, mode in recover(self.ctx.db, self.max_attempts):
+            self.submit(job_id, mode)
+        for lane, count in self.lanes.items():
+            for i in range(count):
+                thread = threading.Thread(
+                    target=self._work, args=(lane,), name=f"impasto-{lane}-{i}", daemon=True
+                )
+                thread.start()
+                self.threads.append(thread)
+
+    def submit(self, job_id: str, mode: str) -> None:
+        self.queues["quality" if mode == "quality" else "fast"].put(job_id)
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.threads) and all(t.is_alive() for t in self.threads) and not self.stopping.is_set()
+
+    def pending(self) -> int:
+        return sum(q.qsize() for q in self.queues.values())
+
+    def _work(self, lane: str) -> None:
+        jobs = self.queues[lane]
+        while True:
+            job_id = jobs.get()
+            if job_id == _STOP or self.stopping.is_set():
+                return
+            try:
+                run_job(job_id, self.ctx)
+            except Exception:  # a broken database must not kill the worker thread
+                log.exception("worker %s: job %s crashed", lane, job_id)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking jobs; cancel running ones and re-queue them so a restart runs them again."""
+        self.stopping.set()
+        running = list(self.ctx.tokens)
+        for token in list(self.ctx.tokens.values()):
+            token.cancel()
+        for lane, count in self.lanes.items():
+            for _ in range(count):
+                self.queues[lane].put(_STOP)
+        for thread in self.threads:
+            thread.join(timeout)
+        self.threads.clear()
+        self._requeue(running)
+
+    def _requeue(self, job_ids: list[str]) -> None:
+        if not job_ids:
+            return
+        with self.ctx.db.session() as s:
+            for job_id in job_ids:
+                undone = s.execute(
+                    update(Job)
+                    .where(
+                        Job.id == job_id,
+                        Job.status.in_([Status.CANCELLED.value, Status.RUNNING.value]),
+                        Job.cancel_requested.is_(False),
+                    )
+                    .values(
+                        status=Status.QUEUED.value,
+                        stage="re-queued",
+                        error=None,
+                        finished_at=None,
+                        result_sha=None,
+                        attempts=Job.attempts - 1,
+                    )
+                )
+                if undone.rowcount:  # type: ignore[attr-defined]
+                    message = "server stopping; re-queued"
+                    s.add(
+                        JobEvent(
+                            job_id=job_id,
+                            kind="status",
+                            data={"kind": "status", "status": "queued", "message": message},
+                        )
+                    )
+                    log.info("job %s re-queued for the next start", job_id)

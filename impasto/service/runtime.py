@@ -1,0 +1,74 @@
+"""One process's service: settings → database, blob store, job context, worker pool, URL fetcher."""
+
+from __future__ import annotations
+
+import logging
+
+from .config import Settings, redact_url
+from .db import Database
+from .jobs import JobContext, Stylize
+from .pool import WorkerPool
+from .ratelimit import RateLimiter
+from .store import FileStore
+from .urlfetch import UrlFetcher
+
+log = logging.getLogger("impasto.service")
+
+
+class Runtime:
+    """Everything the web app uses, built from :class:`Settings`; :meth:`start` migrates and
+    starts the workers, :meth:`stop` hands running jobs back to the queue."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        stylize: Stylize | None = None,
+        fetcher: UrlFetcher | None = None,
+        workers: bool = True,
+    ) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.db_url)
+        self.store = FileStore(settings.data_dir / "blobs")
+        self.ctx = JobContext(
+            self.db,
+            self.store,
+            stylize,
+            max_pixels=settings.max_pixels,
+            preview_interval=settings.preview_interval,
+        )
+        self.pool = (
+            WorkerPool(
+                self.ctx,
+                fast_workers=settings.fast_workers,
+                quality_workers=settings.quality_workers,
+                max_attempts=settings.max_attempts,
+            )
+            if workers
+            else None
+        )
+        self.fetcher = fetcher or UrlFetcher(
+            timeout=settings.url_timeout,
+            max_bytes=settings.max_image_bytes,
+            max_redirects=settings.url_max_redirects,
+            allow=settings.extra.get("url_allow", ()),
+        )
+        self.limiter = RateLimiter(settings.jobs_per_minute, settings.jobs_burst)
+
+    def start(self) -> None:
+        log.info(
+            "starting: data in %s, database %s", self.settings.data_dir, redact_url(self.settings.db_url)
+        )
+        self.db.migrate()
+        if self.pool is not None:
+            self.pool.start()
+
+    def stop(self) -> None:
+        if self.pool is not None:
+            self.pool.stop()
+        self.db.dispose()
+
+    def submit(self, job_id: str, mode: str) -> None:
+        if self.pool is not None:
+            self.pool.submit(job_id, mode)

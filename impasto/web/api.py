@@ -1,0 +1,410 @@
+"""REST API v1: jobs, their events and images, the gallery, one-shot stylize, health."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy import func, select
+
+from .. import __version__
+from ..service import gallery
+from ..service.jobs import delete_job, events_after, get_job, rate_job, request_cancel, store_image
+from ..service.models import FINISHED, Job, JobEvent, Status
+from ..service.runtime import Runtime
+from ..service.store import BlobNotFound
+from .deps import IMMUTABLE, ImageKind, client_id, image_response, job_image, runtime
+from .intake import InvalidInput, decode_b64, from_form, from_json, submit
+from .schemas import (
+    ErrorOut,
+    HealthOut,
+    JobCreate,
+    JobOut,
+    JobsOut,
+    RatingIn,
+    StyleCreate,
+    StyleOut,
+    StylizeOut,
+    StylizeRequest,
+)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in {
+        404: "no such job or image",
+        409: "not allowed in the job's state",
+        413: "body or image too large",
+        422: "bad input",
+        429: "too many jobs",
+    }.items()
+}
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
+RT = Annotated[Runtime, Depends(runtime)]
+JobId = Annotated[str, Path(min_length=1, max_length=64, description="the job's id")]
+POLL = 0.25
+KEEPALIVE = 15.0
+
+
+def _multipart_schema() -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "content": {
+            "type": "array",
+            "items": {"type": "string", "format": "binary"},
+            "description": "photo(s)",
+        },
+        "style": {"type": "string", "format": "binary", "description": "style picture"},
+    }
+    for name, schema in JobCreate.model_json_schema()["properties"].items():
+        if name not in ("content", "style"):
+            props[name] = {k: v for k, v in schema.items() if k != "title"}
+    return {"type": "object", "properties": props}
+
+
+CREATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/JobCreate"}},
+            "multipart/form-data": {"schema": _multipart_schema()},
+        },
+    }
+}
+
+
+# --- jobs -------------------------------------------------------------------------------------
+
+
+@router.post("/jobs", status_code=201, response_model=JobsOut, openapi_extra=CREATE_BODY, tags=["jobs"])
+async def create_jobs(request: Request, rt: RT) -> JSONResponse:
+    """Create one job per photo (multipart: several `content` files; JSON: one) and queue them."""
+    limit = rt.settings.max_image_bytes
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        try:
+            form = await request.form(max_files=rt.settings.max_files + 1, max_fields=50)
+        except (ValueError, KeyError, AssertionError) as exc:
+            raise InvalidInput(f"malformed multipart body ({type(exc).__name__})") from None
+        sub = await from_form(form, limit)
+    elif kind == "application/json":
+        body = await _json_body(request, JobCreate)
+        sub = from_json(body, limit)
+    else:
+        raise InvalidInput("send application/json or multipart/form-data")
+    jobs = await run_in_threadpool(submit, rt, sub, client_id(request))
+    out = JobsOut(jobs=[JobOut.of(j) for j in jobs])
+    return JSONResponse(
+        out.model_dump(mode="json"), status_code=201, headers={"Location": out.jobs[0].links["self"]}
+    )
+
+
+async def _json_body(request: Request, model: type[JobCreate] | type[StyleCreate]) -> dict[str, Any]:
+    try:
+        raw = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidInput("the body is not valid JSON") from None
+    if not isinstance(raw, dict):
+        raise InvalidInput("the body must be a JSON object")
+    try:
+        model.model_validate(raw)
+    except ValueError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)  # type: ignore[attr-defined]
+        raise InvalidInput("invalid fields", errors) from None
+    return raw
+
+
+@router.get("/jobs", response_model=JobsOut, tags=["jobs"])
+def list_jobs(
+    rt: RT,
+    status: Annotated[
+        Literal["queued", "running", "succeeded", "failed", "cancelled"] | None, Query()
+    ] = None,
+    style: Annotated[str | None, Query(max_length=100)] = None,
+    min_rating: Annotated[int | None, Query(ge=1, le=5)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> JobsOut:
+    """Jobs, newest first, optionally filtered."""
+    query = select(Job)
+    if status:
+        query = query.where(Job.status == status)
+    if style:
+        query = query.where(Job.style_name == style)
+    if min_rating:
+        query = query.where(Job.rating >= min_rating)
+    with rt.db.session() as s:
+        total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
+        jobs = s.scalars(query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)).all()
+        return JobsOut(jobs=[JobOut.of(j) for j in jobs], total=total)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
+def read_job(job_id: JobId, rt: RT) -> JobOut:
+    return JobOut.of(get_job(rt.db, job_id))
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut, status_code=202, tags=["jobs"])
+def cancel_job(job_id: JobId, rt: RT) -> JobOut:
+    """Cancel a queued job, or ask a running one to stop at its next step."""
+    return JobOut.of(request_cancel(rt.db, job_id, rt.ctx.tokens))
+
+
+@router.put("/jobs/{job_id}/rating", response_model=JobOut, tags=["jobs"])
+def rate(job_id: JobId, body: RatingIn, rt: RT) -> JobOut:
+    return JobOut.of(rate_job(rt.db, job_id, body.rating))
+
+
+@router.delete("/jobs/{job_id}", status_code=204, tags=["jobs"])
+def remove_job(job_id: JobId, rt: RT) -> Response:
+    """Delete a finished or queued job and the pictures nothing else uses."""
+    delete_job(rt.db, rt.store, job_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    tags=["jobs"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+)
+async def stream_events(
+    job_id: JobId,
+    request: Request,
+    rt: RT,
+    after: Annotated[int, Query(ge=0, le=2**62, description="resume after this event id")] = 0,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+) -> StreamingResponse:
+    """Progress as Server-Sent Events: `status`, `stage`, `iteration`, `preview`, `done`; the
+    stream ends (event `end`) when the job has finished and every event was sent."""
+    await run_in_threadpool(get_job, rt.db, job_id)
+    cursor = after
+    if last_event_id and last_event_id.isdigit():
+        cursor = max(cursor, int(last_event_id))
+    return StreamingResponse(
+        _events(request, rt, job_id, cursor),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def event_payload(job_id: str, event: JobEvent) -> dict[str, Any]:
+    data = dict(event.data)
+    data["id"] = event.id
+    data["at"] = event.created_at.isoformat()
+    if event.kind == "preview" and data.get("sha"):
+        data["url"] = f"/api/v1/jobs/{job_id}/previews/{event.id}"
+    return data
+
+
+async def _events(request: Request, rt: Runtime, job_id: str, cursor: int) -> AsyncIterator[str]:
+    quiet_since = time.monotonic()
+    yield "retry: 2000\n\n"
+    while True:
+        events, status = await run_in_threadpool(events_after, rt.db, job_id, cursor)
+        for event in events:
+            cursor = event.id
+            payload = json.dumps(event_payload(job_id, event), separators=(",", ":"))
+            yield f"id: {event.id}\nevent: {event.kind}\ndata: {payload}\n\n"
+        if status is None or (status in FINISHED and not events):
+            yield f"event: end\ndata: {json.dumps({'status': status})}\n\n"
+            return
+        if events:
+            quiet_since = time.monotonic()
+            continue
+        if time.monotonic() - quiet_since > KEEPALIVE:
+            quiet_since = time.monotonic()
+            yield ": keep-alive\n\n"
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(POLL)
+
+
+@router.get("/jobs/{job_id}/images/{kind}", tags=["images"], response_class=Response)
+def job_picture(
+    job_id: JobId,
+    kind: ImageKind,
+    request: Request,
+    rt: RT,
+    format: Annotated[Literal["png", "jpeg"] | None, Query(description="convert (result: full size)")] = None,
+    thumb: Annotated[int | None, Query(ge=32, le=1024, description="a JPEG thumbnail this big")] = None,
+    download: bool = False,
+) -> Response:
+    """The job's photo (`content`), `style`, latest `preview`, or `result` (PNG; JPEG on request)."""
+    data, etag = job_image(rt, job_id, kind)
+    name = f"impasto-{job_id[:8]}-{kind}" if download else None
+    return image_response(data, etag=etag, thumb=thumb, fmt=format, download=name, request=request)
+
+
+@router.get("/jobs/{job_id}/previews/{event_id}", tags=["images"], response_class=Response)
+def preview_picture(job_id: JobId, event_id: Annotated[int, Path(ge=0, le=2**62)], rt: RT) -> Response:
+    """One preview image from the event stream (`url` of a `preview` event)."""
+    with rt.db.session() as s:
+        event = s.get(JobEvent, event_id)
+        sha = event.data.get("sha") if event is not None and event.job_id == job_id else None
+    if not isinstance(sha, str):
+        raise BlobNotFound("preview")
+    return Response(rt.store.get(sha), media_type="image/jpeg", headers={"Cache-Control": IMMUTABLE})
+
+
+# --- gallery ------------------------------------------------------------------------------
+
+
+def style_out(entry: gallery.GalleryEntry) -> StyleOut:
+    url = f"/api/v1/styles/{entry.name}/image"
+    return StyleOut(
+        name=entry.name,
+        title=entry.title,
+        builtin=entry.builtin,
+        image_url=url,
+        thumbnail_url=f"{url}?thumb=160",
+    )
+
+
+@router.get("/styles", response_model=list[StyleOut], tags=["gallery"])
+def list_styles(rt: RT) -> list[StyleOut]:
+    """The gallery: built-in styles, then the ones users saved."""
+    return [style_out(e) for e in gallery.list_styles(rt.db)]
+
+
+@router.post(
+    "/styles",
+    response_model=StyleOut,
+    status_code=201,
+    tags=["gallery"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/StyleCreate"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["name", "image"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "image": {"type": "string", "format": "binary"},
+                        },
+                    }
+                },
+            },
+        }
+    },
+)
+async def add_style(request: Request, rt: RT) -> StyleOut:
+    """Add a picture to the gallery under a name (JSON with Base64, or multipart)."""
+    limit = rt.settings.max_image_bytes
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        form = await request.form(max_files=2, max_fields=5)
+        name, upload = form.get("name"), form.get("image")
+        if not isinstance(name, str) or upload is None or isinstance(upload, str):
+            raise InvalidInput("send a name and an image file")
+        data = await upload.read(limit + 1)
+    elif kind == "application/json":
+        body = await _json_body(request, StyleCreate)
+        name, data = body["name"], decode_b64(body["image"], "image", limit)
+    else:
+        raise InvalidInput("send application/json or multipart/form-data")
+    if len(data) > limit:
+        from .intake import TooLarge
+
+        raise TooLarge(f"the picture is larger than {limit // (1024 * 1024)} MiB")
+
+    def save() -> StyleOut:
+        sha, _ = store_image(rt.store, data, max_pixels=rt.settings.max_pixels, label="style picture")
+        return style_out(gallery.save_style(rt.db, name, sha))
+
+    return await run_in_threadpool(save)
+
+
+@router.get("/styles/{name}/image", tags=["gallery"], response_class=Response)
+def style_picture(
+    name: Annotated[str, Path(max_length=100)],
+    request: Request,
+    rt: RT,
+    thumb: Annotated[int | None, Query(ge=32, le=1024)] = None,
+) -> Response:
+    data = gallery.image_bytes(rt.db, rt.store, name)
+    if data is None:
+        raise BlobNotFound("style")
+    return image_response(data, etag=f"style-{name}", thumb=thumb, request=request)
+
+
+# --- one shot -------------------------------------------------------------------------------
+
+
+@router.post(
+    "/stylize",
+    response_model=StylizeOut,
+    tags=["stylize"],
+    responses={202: {"model": JobOut, "description": "accepted: poll the job (quality mode)"}},
+)
+async def stylize(body: StylizeRequest, request: Request, rt: RT) -> JSONResponse:
+    """Two Base64 pictures in, the painting out as Base64. Fast mode answers when done; quality
+    mode answers `202` with the job unless `wait` is true."""
+    if body.content_url is not None:
+        raise InvalidInput("stylize takes a Base64 content; use /jobs for URLs")
+    sub = from_json(
+        body.model_dump(exclude={"wait", "format"}, exclude_none=True), rt.settings.max_image_bytes
+    )
+    if not sub.contents:
+        raise InvalidInput("content (Base64) is required")
+    (job,) = await run_in_threadpool(submit, rt, sub, client_id(request))
+    if body.mode == "quality" and not body.wait:
+        return _accepted(job)
+    deadline = time.monotonic() + rt.settings.sync_timeout
+    while time.monotonic() < deadline:
+        job = await run_in_threadpool(get_job, rt.db, job.id)
+        if job.state.finished:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        return _accepted(job)
+    if job.state != Status.SUCCEEDED or job.result_sha is None:
+        status = (
+            409 if job.state == Status.CANCELLED else 500 if (job.error or "").startswith("internal") else 422
+        )
+        return JSONResponse({"detail": job.error or job.status, "code": job.status}, status_code=status)
+    data, _ = await run_in_threadpool(job_image, rt, job.id, "result")
+    image = image_response(data, etag=job.result_sha, fmt=body.format).body
+    out = StylizeOut(
+        image=base64.b64encode(bytes(image)).decode("ascii"),
+        format=body.format,
+        width=job.result_width or 0,
+        height=job.result_height or 0,
+        job=JobOut.of(job),
+    )
+    return JSONResponse(out.model_dump(mode="json"))
+
+
+def _accepted(job: Job) -> JSONResponse:
+    out = JobOut.of(job)
+    return JSONResponse(out.model_dump(mode="json"), status_code=202, headers={"Location": out.links["self"]})
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+@router.get("/health", response_model=HealthOut, tags=["health"])
+def health() -> HealthOut:
+    """The process is up."""
+    return HealthOut(status="ok", version=__version__)
+
+
+@router.get("/health/ready", response_model=HealthOut, tags=["health"], responses={503: {"model": HealthOut}})
+def ready(rt: RT) -> JSONResponse:
+    """Ready to take jobs: database reachable, blob store writable, workers alive."""
+    checks = {
+        "database": rt.db.ping(),
+        "store": rt.store.writable(),
+        "workers": rt.pool.alive if rt.pool is not None else True,
+    }
+    ok = all(checks.values())
+    out = HealthOut(status="ready" if ok else "not ready", version=__version__, checks=checks)
+    return JSONResponse(out.model_dump(), status_code=200 if ok else 503)

@@ -1,0 +1,216 @@
+"""The FastAPI application: pages, the ``/api/v1`` REST API, static files, limits and errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import __version__
+from ..errors import ImpastoError
+from ..service.config import Settings
+from ..service.gallery import StyleExists
+from ..service.jobs import JobConflict, JobNotFound, Stylize
+from ..service.runtime import Runtime
+from ..service.store import BlobNotFound
+from ..service.urlfetch import UrlFetcher
+from .intake import InvalidInput, RateLimited, TooLarge
+
+log = logging.getLogger("impasto.web")
+HERE = Path(__file__).parent
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes (413), by header and while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _json(413, "request body too large", "too_large")(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise TooLarge("request body too large")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+class SecurityHeaders:
+    """``nosniff``, no framing, a strict-ish CSP; and refuse cross-site form posts (CSRF)."""
+
+    CSP = (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'"
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        origin = headers.get(b"origin")
+        if scope["method"] not in ("GET", "HEAD", "OPTIONS") and origin and origin != b"null":
+            host = origin.split(b"://", 1)[-1]
+            if host != headers.get(b"host"):
+                await _json(403, "cross-site request refused", "forbidden")(scope, receive, send)
+                return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"same-origin"),
+                ]
+                path = scope.get("path", "")
+                if not path.startswith("/docs") and not path.startswith("/redoc"):
+                    extra.append((b"content-security-policy", self.CSP.encode()))
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _json(status: int, detail: Any, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"detail": jsonable_encoder(detail), "code": code}, status_code=status, headers=headers
+    )
+
+
+ERRORS: list[tuple[type[Exception], int, str]] = [
+    (TooLarge, 413, "too_large"),
+    (RateLimited, 429, "rate_limited"),
+    (JobNotFound, 404, "not_found"),
+    (BlobNotFound, 404, "not_found"),
+    (JobConflict, 409, "conflict"),
+    (StyleExists, 409, "conflict"),
+    (InvalidInput, 422, "invalid"),
+    (ImpastoError, 422, "bad_input"),
+]
+
+
+def status_for(exc: Exception) -> tuple[int, str]:
+    for cls, status, code in ERRORS:
+        if isinstance(exc, cls):
+            return status, code
+    return 500, "internal"
+
+
+def message_for(exc: Exception) -> str:
+    if isinstance(exc, JobNotFound):
+        return "no such job"
+    if isinstance(exc, BlobNotFound):
+        return "no such image"
+    return str(exc)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    stylize: Stylize | None = None,
+    fetcher: UrlFetcher | None = None,
+    workers: bool = True,
+) -> FastAPI:
+    """The app; ``stylize`` and ``fetcher`` are injectable for tests (default: the real ones)."""
+    settings = settings or Settings.from_env()
+    runtime = Runtime(settings, stylize=stylize, fetcher=fetcher, workers=workers)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
+        try:
+            yield
+        finally:
+            runtime.stop()
+
+    app = FastAPI(
+        title="Impasto",
+        version=__version__,
+        description="Turn a photo into a painting in the style of any artwork. REST API v1.",
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+
+    @app.exception_handler(ImpastoError)
+    async def _impasto_error(request: Request, exc: ImpastoError) -> Response:
+        status, code = status_for(exc)
+        headers = (
+            {"Retry-After": str(max(1, round(exc.retry_after)))} if isinstance(exc, RateLimited) else None
+        )
+        if not request.url.path.startswith("/api/"):
+            from .pages import error_page
+
+            return error_page(request, message_for(exc), status, headers)
+        details = exc.details if isinstance(exc, InvalidInput) and exc.details else message_for(exc)
+        return _json(status, details, code, headers)
+
+    for cls in (JobNotFound, BlobNotFound, JobConflict):
+
+        async def _lookup_error(request: Request, exc: Exception) -> Response:
+            status, code = status_for(exc)
+            if not request.url.path.startswith("/api/"):
+                from .pages import error_page
+
+                return error_page(request, message_for(exc), status)
+            return _json(status, message_for(exc), code)
+
+        app.add_exception_handler(cls, _lookup_error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: f"<{len(b)} bytes>"})
+        for err in errors:
+            err.pop("input", None)
+            err.pop("url", None)
+            err.pop("ctx", None)
+        return _json(422, errors, "invalid")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if not request.url.path.startswith("/api/") and exc.status_code == 404:
+            from .pages import error_page
+
+            return error_page(request, "There is nothing at this address.", 404)
+        return _json(exc.status_code, exc.detail, "http_error", dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _json(500, "internal error", "internal")
+
+    from . import api, pages
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app

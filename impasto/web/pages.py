@@ -1,0 +1,209 @@
+"""Server-rendered pages: Create, Job (live progress), Result, History.
+
+Forms post to these routes and get a redirect (post/redirect/get), so every page works without
+JavaScript; ``static/app.js`` adds drag-and-drop, paste, live progress and the before/after slider.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from .. import __version__
+from ..errors import ImpastoError
+from ..service import gallery
+from ..service.jobs import delete_job, get_job, job_options, rate_job, request_cancel
+from ..service.models import Job, Status
+from ..service.runtime import Runtime
+from .deps import client_id, runtime
+from .intake import RateLimited, again, from_form, submit
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["version"] = __version__
+RT = Annotated[Runtime, Depends(runtime)]
+
+DEFAULTS: dict[str, Any] = {
+    "mode": "fast",
+    "size": 512,
+    "strength": 1.0,
+    "iterations": "",
+    "balance": "balanced",
+    "preserve_color": "none",
+}
+SIZES = (256, 384, 512, 768, 1024, 1536)
+# quality mode "balance" presets → style weight (content weight stays at the engine's default, 1)
+BALANCE = {"photo": 3.0, "balanced": 10.0, "style": 30.0}
+
+
+def render(
+    request: Request, name: str, code: int = 200, headers: dict[str, str] | None = None, **ctx: Any
+) -> Response:
+    return templates.TemplateResponse(request, name, ctx, status_code=code, headers=headers)
+
+
+def error_page(
+    request: Request, message: str, status: int, headers: dict[str, str] | None = None
+) -> Response:
+    return render(request, "error.html", status, headers, message=message, status=status)
+
+
+def _styles(rt: Runtime) -> list[gallery.GalleryEntry]:
+    return gallery.list_styles(rt.db)
+
+
+@router.get("/", response_class=HTMLResponse)
+def create_page(request: Request, rt: RT, style: str | None = None) -> Response:
+    return render(request, "create.html", styles=_styles(rt), form=DEFAULTS, sizes=SIZES, chosen=style)
+
+
+@router.post("/", response_class=HTMLResponse)
+async def create_submit(request: Request, rt: RT) -> Response:
+    try:
+        form = await request.form(max_files=rt.settings.max_files + 1, max_fields=50)
+        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        balance = fields.pop("balance", "balanced")
+        cleaned = _form_fields(fields, balance)
+        from starlette.datastructures import FormData
+
+        files = [(k, v) for k, v in form.multi_items() if not isinstance(v, str)]
+        sub = await from_form(FormData([*cleaned.items(), *files]), rt.settings.max_image_bytes)
+        jobs = await run_in_threadpool(submit, rt, sub, client_id(request))
+    except ImpastoError as exc:
+        status = 429 if isinstance(exc, RateLimited) else 413 if "larger" in str(exc) else 422
+        styles = await run_in_threadpool(_styles, rt)
+        return render(
+            request,
+            "create.html",
+            status,
+            styles=styles,
+            form={**DEFAULTS, **_sticky(form)},
+            sizes=SIZES,
+            chosen=_sticky(form).get("style_name"),
+            error=str(exc),
+        )
+    if len(jobs) == 1:
+        return RedirectResponse(f"/jobs/{jobs[0].id}", status_code=303)
+    return RedirectResponse(f"/history?created={len(jobs)}", status_code=303)
+
+
+def _sticky(form: Any) -> dict[str, Any]:
+    try:
+        return {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    except Exception:
+        return {}
+
+
+def _form_fields(fields: dict[str, str], balance: str) -> dict[str, str]:
+    """The page's fields → API option fields: only the chosen mode's options, balance → weight."""
+    fields = {k: v for k, v in fields.items() if v != ""}
+    if fields.get("style_source") == "upload":
+        fields.pop("style_name", None)
+    else:
+        fields.pop("save_style_as", None)
+    fields.pop("style_source", None)
+    if fields.get("save") != "on":
+        fields.pop("save_style_as", None)
+    fields.pop("save", None)
+    if fields.get("mode") == "quality":
+        fields.pop("strength", None)
+        if balance in BALANCE:
+            fields["style_weight"] = str(BALANCE[balance])
+    else:
+        fields.pop("iterations", None)
+    return fields
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(job_id: str, request: Request, rt: RT) -> Response:
+    job = get_job(rt.db, job_id)
+    return render(request, "job.html", job=job)
+
+
+@router.get("/jobs/{job_id}/result", response_class=HTMLResponse)
+def result_page(job_id: str, request: Request, rt: RT) -> Response:
+    job = get_job(rt.db, job_id)
+    if job.result_sha is None:
+        return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+    options = job_options(job)
+    balance = next((k for k, v in BALANCE.items() if v == options.style_weight), "balanced")
+    return render(request, "result.html", job=job, options=options, sizes=SIZES, balance=balance)
+
+
+@router.post("/jobs/{job_id}/rate")
+async def rate_submit(job_id: str, request: Request, rt: RT) -> Response:
+    form = await request.form(max_files=0, max_fields=5)
+    value = str(form.get("rating", ""))
+    rating = int(value) if value in {"1", "2", "3", "4", "5"} else None
+    await run_in_threadpool(rate_job, rt.db, job_id, rating)
+    return RedirectResponse(f"/jobs/{job_id}/result", status_code=303)
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel_submit(job_id: str, rt: RT) -> Response:
+    job = get_job(rt.db, job_id)
+    if not job.state.finished:
+        request_cancel(rt.db, job_id, rt.ctx.tokens)
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+
+
+@router.post("/jobs/{job_id}/delete")
+def delete_submit(job_id: str, rt: RT) -> Response:
+    delete_job(rt.db, rt.store, job_id)
+    return RedirectResponse("/history?deleted=1", status_code=303)
+
+
+@router.post("/jobs/{job_id}/again")
+async def again_submit(job_id: str, request: Request, rt: RT) -> Response:
+    form = await request.form(max_files=0, max_fields=20)
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    balance = fields.pop("balance", "balanced")
+    source = await run_in_threadpool(get_job, rt.db, job_id)
+    changes = _form_fields(fields, balance)
+    if changes.get("mode") == "quality" and "style_weight" not in changes:
+        changes["style_weight"] = ""
+    job = await run_in_threadpool(again, rt, source, changes, client_id(request))
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.get("/history", response_class=HTMLResponse)
+def history_page(
+    request: Request,
+    rt: RT,
+    style: Annotated[str | None, Query(max_length=100)] = None,
+    rating: Annotated[str | None, Query(max_length=2)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    created: int | None = None,
+    deleted: int | None = None,
+) -> Response:
+    per_page = 48
+    query = select(Job)
+    if style:
+        query = query.where(Job.style_name == style)
+    if rating and rating.isdigit() and 1 <= int(rating) <= 5:
+        query = query.where(Job.rating >= int(rating))
+    if status in {s.value for s in Status}:
+        query = query.where(Job.status == status)
+    with rt.db.session() as s:
+        jobs = s.scalars(
+            query.order_by(Job.created_at.desc(), Job.id).limit(per_page + 1).offset((page - 1) * per_page)
+        ).all()
+        styles = sorted(s.scalars(select(Job.style_name).distinct()).all())
+    return render(
+        request,
+        "history.html",
+        jobs=jobs[:per_page],
+        more=len(jobs) > per_page,
+        page=page,
+        styles=styles,
+        filters={"style": style or "", "rating": rating or "", "status": status or ""},
+        created=created,
+        deleted=deleted,
+    )

@@ -1,0 +1,136 @@
+"""Request and response bodies of the REST API (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..service.jobs import JobOptions
+from ..service.models import Job
+
+B64 = "Base64 of the image file's bytes (a `data:` URL prefix is accepted)"
+
+
+class ErrorOut(BaseModel):
+    detail: Any = Field(description="what was wrong, for a person")
+    code: str = Field("error", description="a stable machine-readable reason")
+
+
+class JobCreate(JobOptions):
+    """A job as JSON: one photo (Base64 or URL) and one style (Base64 or a gallery name)."""
+
+    content: str | None = Field(None, description=B64, max_length=60_000_000)
+    content_url: str | None = Field(None, description="http(s) URL of the photo", max_length=2000)
+    style: str | None = Field(None, description=B64, max_length=60_000_000)
+    style_name: str | None = Field(None, description="a gallery style name", max_length=100)
+    save_style_as: str | None = Field(
+        None, description="also save the uploaded style under this name", max_length=100
+    )
+
+
+class StylizeRequest(JobCreate):
+    wait: bool = Field(False, description="quality mode: wait for the result instead of answering 202")
+    format: Literal["png", "jpeg"] = "png"
+
+
+class StyleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100, description="display name; the id is its slug")
+    image: str = Field(description=B64, max_length=60_000_000)
+
+
+class StyleOut(BaseModel):
+    name: str
+    title: str
+    builtin: bool
+    image_url: str
+    thumbnail_url: str
+
+
+class ResultInfo(BaseModel):
+    width: int
+    height: int
+
+
+class JobOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    mode: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    style_name: str
+    content_name: str
+    options: dict[str, Any]
+    stage: str
+    fraction: float
+    eta: float | None
+    error: str | None
+    rating: int | None
+    attempts: int
+    result: ResultInfo | None
+    parent_id: str | None
+    links: dict[str, str]
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        base = f"/api/v1/jobs/{job.id}"
+        links = {
+            "self": base,
+            "events": f"{base}/events",
+            "content": f"{base}/images/content",
+            "style": f"{base}/images/style",
+            "page": f"/jobs/{job.id}",
+        }
+        if job.preview_sha:
+            links["preview"] = f"{base}/images/preview"
+        result = None
+        if job.result_sha and job.result_width and job.result_height:
+            links["result"] = f"{base}/images/result"
+            result = ResultInfo(width=job.result_width, height=job.result_height)
+        return cls(
+            id=job.id,
+            status=job.status,  # type: ignore[arg-type]
+            mode=job.mode,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            style_name=job.style_name,
+            content_name=job.content_name,
+            options=job.options,
+            stage=job.stage,
+            fraction=job.fraction,
+            eta=job.eta,
+            error=job.error,
+            rating=job.rating,
+            attempts=job.attempts,
+            result=result,
+            parent_id=job.parent_id,
+            links=links,
+        )
+
+
+class JobsOut(BaseModel):
+    jobs: list[JobOut]
+    total: int | None = None
+
+
+class RatingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rating: int | None = Field(ge=1, le=5, description="1–5 stars, or null to clear")
+
+
+class StylizeOut(BaseModel):
+    image: str = Field(description="Base64 of the result")
+    format: Literal["png", "jpeg"]
+    width: int
+    height: int
+    job: JobOut
+
+
+class HealthOut(BaseModel):
+    status: str
+    version: str
+    checks: dict[str, bool] = Field(default_factory=dict)
