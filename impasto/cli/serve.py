@@ -1,0 +1,48 @@
+"""``impasto serve``: the web app and REST API, with SQLite and in-process workers by default."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "serve",
+        help="run the web app and REST API",
+        description="Run the web app (pages and /api/v1, docs at /docs). Data (SQLite database and images) "
+        "goes to --data-dir unless IMPASTO_DATABASE_URL names another database.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="where the database and images live (default: ./data)"
+    )
+    parser.add_argument("--fast-workers", type=int, default=None, help="fast jobs run at once (default: 2)")
+    parser.add_argument(
+        "--quality-workers", type=int, default=None, help="quality jobs run at once (default: 1)"
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ..service.config import Settings
+    from ..web import create_app
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings.from_env(
+        data_dir=args.data_dir, fast_workers=args.fast_workers, quality_workers=args.quality_workers
+    )
+    os.environ.setdefault("IMPASTO_MAX_PIXELS", str(settings.max_pixels))
+    app = create_app(settings)
+    print(f"Impasto is serving on http://{args.host}:{args.port}/ (API docs: /docs); Ctrl+C stops it")
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=15)
+    return 0
