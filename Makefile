@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/impasto stylize examples/tubingen.jpg starry-night --size 384 -o out.png
+	$(VENV)/bin/impasto serve --host 127.0.0.1 --port 8000 --data-dir ./data
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check impasto tests bench
