@@ -76,11 +76,16 @@ class Settings:
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})
 
 
+SECRET_KEYS = {"password", "passwd", "pass", "secret", "token", "sslpassword"}
+
+
 def redact_url(url: str) -> str:
-    """A database URL fit for logs: the password replaced by ``***``."""
+    """A database URL fit for logs: the password (also as a query argument) replaced by ``***``."""
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        query = {k: ("***" if k.lower() in SECRET_KEYS else v) for k, v in parsed.query.items()}
+        return parsed.set(query=query).render_as_string(hide_password=True)
     except Exception:
         return "<unparsable url>"

@@ -44,7 +44,7 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    log.info("database ready: %s", redact_url(engine.url.render_as_string(hide_password=True)))
+    log.info("database ready: %s", redact_url(engine.url.render_as_string(hide_password=False)))
 
 
 class Database:

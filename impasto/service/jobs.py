@@ -348,11 +348,22 @@ def delete_job(db: Database, store: BlobStore, job_id: str) -> None:
             raise JobNotFound(job_id)
         if job.state == Status.RUNNING:
             raise JobConflict("the job is running: cancel it first")
-        previews = [e.data.get("sha") for e in job.events if e.kind == "preview"]
-        shas = {job.content_sha, job.style_sha, job.result_sha, job.preview_sha, *previews} - {None}
-        s.execute(delete(JobEvent).where(JobEvent.job_id == job_id))
-        s.delete(job)
-    for sha in shas:
+        previews = s.scalars(
+            select(JobEvent.data).where(JobEvent.job_id == job_id, JobEvent.kind == "preview")
+        )
+        shas = {
+            job.content_sha,
+            job.style_sha,
+            job.result_sha,
+            job.preview_sha,
+            *(p.get("sha") for p in previews),
+        }
+        gone = s.execute(
+            delete(Job).where(Job.id == job_id, Job.status != Status.RUNNING.value)
+        )  # events cascade
+        if gone.rowcount != 1:  # type: ignore[attr-defined]
+            raise JobConflict("the job started running: cancel it first")
+    for sha in shas - {None}:
         if isinstance(sha, str) and not _blob_in_use(db, sha):
             store.delete(sha)
 

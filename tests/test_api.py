@@ -1,0 +1,414 @@
+"""REST API v1: every endpoint and its errors, on SQLite and PostgreSQL, with a fake engine."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from service_support import *  # noqa: F403
+from service_support import FakeEngine, client_for, jpeg, png, wait_for
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def upload(
+    client: TestClient, *, photos: list[bytes] | None = None, style: bytes | None = None, **fields: Any
+) -> Any:
+    files = [("content", (f"p{i}.png", p, "image/png")) for i, p in enumerate(photos or [png()])]
+    if style is not None:
+        files.append(("style", ("s.png", style, "image/png")))
+    return client.post("/api/v1/jobs", files=files, data={k: str(v) for k, v in fields.items()})
+
+
+def save_style(client: TestClient, name: str = "Blue Period") -> str:
+    r = client.post("/api/v1/styles", json={"name": name, "image": b64(png(color=(20, 40, 200)))})
+    assert r.status_code == 201, r.text
+    return str(r.json()["name"])
+
+
+@pytest.fixture
+def client(tmp_path: Path, db_url: str, engine: FakeEngine) -> Any:
+    with client_for(tmp_path, db_url, engine) as c:
+        yield c
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/api/v1/health").json()["status"] == "ok"
+    ready = client.get("/api/v1/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": True, "store": True, "workers": True}
+
+
+def test_multipart_job_runs_to_a_result_with_events_and_images(
+    client: TestClient, engine: FakeEngine
+) -> None:
+    r = upload(client, style=png(color=(10, 200, 10)), mode="fast", size=96, strength=0.5)
+    assert r.status_code == 201, r.text
+    job = r.json()["jobs"][0]
+    assert r.headers["location"] == f"/api/v1/jobs/{job['id']}"
+    assert job["status"] == "queued" and job["style_name"] == "upload" and job["content_name"] == "p0.png"
+    done = wait_for(client, job["id"])
+    assert done["status"] == "succeeded", done
+    assert done["result"] == {"width": 96, "height": 72} and done["fraction"] == 1.0 and done["attempts"] == 1
+    assert engine.calls[0]["strength"] == 0.5 and engine.calls[0]["mode"] == "fast"
+    assert isinstance(engine.calls[0]["style"], bytes)
+
+    with client.stream("GET", f"/api/v1/jobs/{job['id']}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        text = stream.read().decode()
+    events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+    kinds = [e.get("kind") for e in events[:-1]]
+    assert kinds[0] == "status" and "stage" in kinds and "iteration" in kinds and "preview" in kinds
+    assert kinds[-2:] == ["done", "status"] and events[-2]["status"] == "succeeded"
+    assert "event: end" in text
+    preview = next(e for e in events if e.get("kind") == "preview")
+    pic = client.get(preview["url"])
+    assert pic.status_code == 200 and pic.headers["content-type"] == "image/jpeg"
+
+    # resume after an event id: only later events
+    last_ids = [e["id"] for e in events if "id" in e]
+    with client.stream(
+        "GET", f"/api/v1/jobs/{job['id']}/events", headers={"Last-Event-ID": str(last_ids[-2])}
+    ) as s:
+        resumed = [json.loads(x[6:]) for x in s.read().decode().splitlines() if x.startswith("data: ")]
+    assert [e.get("id") for e in resumed[:-1]] == [last_ids[-1]]
+
+    for kind, mime in [
+        ("content", "image/png"),
+        ("style", "image/png"),
+        ("result", "image/png"),
+        ("preview", "image/jpeg"),
+    ]:
+        r = client.get(f"/api/v1/jobs/{job['id']}/images/{kind}")
+        assert r.status_code == 200 and r.headers["content-type"] == mime, kind
+        Image.open(io.BytesIO(r.content)).verify()
+    full = client.get(f"/api/v1/jobs/{job['id']}/images/result?format=jpeg&download=true")
+    assert full.headers["content-type"] == "image/jpeg"
+    assert full.headers["content-disposition"].startswith('attachment; filename="impasto-')
+    assert Image.open(io.BytesIO(full.content)).size == (96, 72)
+    thumb = client.get(f"/api/v1/jobs/{job['id']}/images/content?thumb=32")
+    assert Image.open(io.BytesIO(thumb.content)).size[0] == 32
+    cached = client.get(
+        f"/api/v1/jobs/{job['id']}/images/result", headers={"If-None-Match": full.headers["etag"]}
+    )
+    assert cached.status_code == 200  # different variant: not the JPEG's tag
+    same = client.get(f"/api/v1/jobs/{job['id']}/images/result")
+    assert (
+        client.get(
+            f"/api/v1/jobs/{job['id']}/images/result", headers={"If-None-Match": same.headers["etag"]}
+        ).status_code
+        == 304
+    )
+
+
+def test_json_job_with_gallery_style_and_quality_options(client: TestClient, engine: FakeEngine) -> None:
+    name = save_style(client)
+    body = {
+        "content": "data:image/jpeg;base64," + b64(jpeg()),
+        "style_name": name,
+        "mode": "quality",
+        "size": 80,
+        "iterations": 4,
+        "style_weight": 20.0,
+        "preserve_color": "luminance",
+    }
+    r = client.post("/api/v1/jobs", json=body)
+    assert r.status_code == 201, r.text
+    job = wait_for(client, r.json()["jobs"][0]["id"])
+    assert job["status"] == "succeeded" and job["style_name"] == "blue-period"
+    call = engine.calls[-1]
+    assert call["iterations"] == 4 and call["style_weight"] == 20.0 and call["preserve_color"] == "luminance"
+    assert "strength" not in call
+    style = client.get(f"/api/v1/jobs/{job['id']}/images/style")
+    assert style.status_code == 200
+
+
+def test_several_photos_make_several_jobs_and_list_filters(client: TestClient) -> None:
+    r = upload(client, photos=[png(), jpeg(), png(32, 32)], style=png(color=(9, 9, 200)))
+    ids = [j["id"] for j in r.json()["jobs"]]
+    assert r.status_code == 201 and len(ids) == 3
+    for job_id in ids:
+        wait_for(client, job_id)
+    listing = client.get("/api/v1/jobs").json()
+    assert listing["total"] == 3 and [j["id"] for j in listing["jobs"]] == ids[::-1]  # newest first
+    client.put(f"/api/v1/jobs/{ids[0]}/rating", json={"rating": 5})
+    client.put(f"/api/v1/jobs/{ids[1]}/rating", json={"rating": 2})
+    assert [j["id"] for j in client.get("/api/v1/jobs?min_rating=4").json()["jobs"]] == [ids[0]]
+    assert client.get("/api/v1/jobs?status=succeeded&style=upload").json()["total"] == 3
+    assert client.get("/api/v1/jobs?style=nope").json()["total"] == 0
+    page = client.get("/api/v1/jobs?limit=1&offset=1").json()
+    assert [j["id"] for j in page["jobs"]] == [ids[1]] and page["total"] == 3
+    assert client.get("/api/v1/jobs?limit=0").status_code == 422
+    assert client.get("/api/v1/jobs?status=bogus").status_code == 422
+
+
+def test_rating(client: TestClient, engine: FakeEngine) -> None:
+    job = wait_for(client, upload(client, style=png()).json()["jobs"][0]["id"])
+    for stars in (1, 5):
+        r = client.put(f"/api/v1/jobs/{job['id']}/rating", json={"rating": stars})
+        assert r.status_code == 200 and r.json()["rating"] == stars
+    assert client.put(f"/api/v1/jobs/{job['id']}/rating", json={"rating": None}).json()["rating"] is None
+    for bad in ({"rating": 0}, {"rating": 6}, {"rating": "x"}, {}, {"rating": 3, "extra": 1}):
+        assert client.put(f"/api/v1/jobs/{job['id']}/rating", json=bad).status_code == 422, bad
+    assert client.put("/api/v1/jobs/nope/rating", json={"rating": 3}).status_code == 404
+    engine.gate = threading.Event()
+    pending = upload(client, style=png()).json()["jobs"][0]["id"]
+    r = client.put(f"/api/v1/jobs/{pending}/rating", json={"rating": 3})
+    assert r.status_code == 409 and r.json()["code"] == "conflict"
+    engine.gate.set()
+
+
+def test_cancel_queued_and_running_jobs(tmp_path: Path, db_url: str) -> None:
+    engine = FakeEngine(steps=50)
+    engine.gate = threading.Event()
+    with client_for(tmp_path, db_url, engine, fast_workers=1) as client:
+        first = upload(client, style=png()).json()["jobs"][0]["id"]
+        second = upload(client, style=png()).json()["jobs"][0]["id"]
+        wait_for(client, first, ("running",))
+        r = client.post(f"/api/v1/jobs/{second}/cancel")
+        assert r.status_code == 202 and r.json()["status"] == "cancelled"
+        r = client.post(f"/api/v1/jobs/{first}/cancel")
+        assert r.status_code == 202
+        assert wait_for(client, first)["status"] == "cancelled"
+        assert client.post(f"/api/v1/jobs/{first}/cancel").status_code == 409
+        assert client.post("/api/v1/jobs/nope/cancel").status_code == 404
+
+
+def test_delete_removes_job_and_unshared_images(tmp_path: Path, db_url: str, engine: FakeEngine) -> None:
+    with client_for(tmp_path, db_url, engine) as client:
+        shared_photo = png(40, 40, (1, 2, 3))
+        a = wait_for(
+            client, upload(client, photos=[shared_photo], style=png(color=(5, 5, 5))).json()["jobs"][0]["id"]
+        )
+        b = wait_for(
+            client, upload(client, photos=[shared_photo], style=png(color=(6, 6, 6))).json()["jobs"][0]["id"]
+        )
+        blobs = tmp_path / "data" / "blobs"
+        before = {p.name for p in blobs.rglob("*") if p.is_file() and not p.name.startswith(".")}
+        assert client.delete(f"/api/v1/jobs/{a['id']}").status_code == 204
+        assert client.get(f"/api/v1/jobs/{a['id']}").status_code == 404
+        after = {p.name for p in blobs.rglob("*") if p.is_file() and not p.name.startswith(".")}
+        assert after < before
+        from impasto.cache import sha256_bytes
+
+        assert sha256_bytes(shared_photo) in after  # still used by job b
+        assert client.get(f"/api/v1/jobs/{b['id']}/images/content").status_code == 200
+        assert client.delete(f"/api/v1/jobs/{a['id']}").status_code == 404
+        engine.gate = threading.Event()
+        running = upload(client, style=png()).json()["jobs"][0]["id"]
+        wait_for(client, running, ("running",))
+        assert client.delete(f"/api/v1/jobs/{running}").status_code == 409
+        engine.gate.set()
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"style_name": "x"}, 422),  # no photo
+        ({"content": "AAAA"}, 422),  # no style
+        ({"content": "not base64!!", "style_name": "x"}, 422),
+        ({"content": b64(b"plain text, not an image"), "style": b64(png())}, 422),
+        ({"content": b64(png()), "style": b64(b"GIF89a broken")}, 422),
+        ({"content": b64(png()), "style_name": "no-such-style"}, 422),
+        ({"content": b64(png()), "style": b64(png()), "style_name": "x"}, 422),
+        ({"content": b64(png()), "content_url": "http://example.com/a.png", "style": b64(png())}, 422),
+        ({"content": b64(png()), "style": b64(png()), "size": 10}, 422),
+        ({"content": b64(png()), "style": b64(png()), "size": 99999}, 422),
+        ({"content": b64(png()), "style": b64(png()), "mode": "slow"}, 422),
+        ({"content": b64(png()), "style": b64(png()), "strength": 2}, 422),
+        ({"content": b64(png()), "style": b64(png()), "bogus": 1}, 422),
+        ({"content": b64(png()), "style_name": "x", "save_style_as": "n"}, 422),
+        ({"content": 5, "style": b64(png())}, 422),
+    ],
+)
+def test_bad_json_jobs_are_4xx(client: TestClient, body: dict[str, Any], status: int) -> None:
+    r = client.post("/api/v1/jobs", json=body)
+    assert r.status_code == status, r.text
+    assert "detail" in r.json()
+
+
+def test_bad_requests_are_4xx_not_500(tmp_path: Path, db_url: str, engine: FakeEngine) -> None:
+    with client_for(
+        tmp_path, db_url, engine, max_request_bytes=200_000, max_image_bytes=100_000, max_pixels=10_000
+    ) as client:
+        assert (
+            client.post(
+                "/api/v1/jobs", content=b"{not json", headers={"content-type": "application/json"}
+            ).status_code
+            == 422
+        )
+        assert client.post("/api/v1/jobs", json=[1, 2]).status_code == 422
+        assert (
+            client.post("/api/v1/jobs", content=b"x", headers={"content-type": "text/plain"}).status_code
+            == 422
+        )
+        assert client.post(
+            "/api/v1/jobs",
+            content=b"--x\r\nbroken",
+            headers={"content-type": "multipart/form-data; boundary=x"},
+        ).status_code in (400, 422)
+        big = client.post(
+            "/api/v1/jobs", content=b"0" * 300_000, headers={"content-type": "application/json"}
+        )
+        assert big.status_code == 413 and big.json()["code"] == "too_large"
+        r = upload(client, photos=[png(200, 200)], style=png())  # 40 000 px over the 10 000 px limit
+        assert r.status_code == 422 and "megapixels" in r.json()["detail"]
+        r = upload(client, photos=[b""], style=png())
+        assert r.status_code == 422 and "photo" in r.json()["detail"]
+        r = client.post(
+            "/api/v1/jobs",
+            files=[("content", ("x.png", png(), "image/png"))],
+            data={"style_name": "nope", "evil": "1"},
+        )
+        assert r.status_code == 422 and "unknown field" in r.json()["detail"]
+        r = client.post(
+            "/api/v1/jobs",
+            files=[("content", ("../../etc/passwd", b"\x89PNG\r\n\x1a\n junk", "image/png"))],
+            data={"style_name": "x"},
+        )
+        assert r.status_code == 422
+        assert client.get("/api/v1/jobs/nope").status_code == 404
+        assert client.get("/api/v1/jobs/nope/images/result").status_code == 404
+        assert client.get("/api/v1/jobs/nope/images/weird").status_code == 422
+        assert client.get("/api/v1/jobs/nope/previews/1").status_code == 404
+        assert client.get("/api/v1/jobs/nope/events").status_code == 404
+        assert client.get("/api/v1/nothing-here").status_code == 404
+        engine.gate = threading.Event()
+        pending = upload(client, style=png()).json()["jobs"][0]["id"]
+        assert client.get(f"/api/v1/jobs/{pending}/images/result").status_code == 404
+        engine.gate.set()
+
+
+def test_client_file_names_never_reach_paths(client: TestClient, tmp_path: Path) -> None:
+    r = client.post(
+        "/api/v1/jobs",
+        files=[
+            ("content", ("../../escape.png", png(), "image/png")),
+            ("style", ("..\\s.png", png(), "image/png")),
+        ],
+    )
+    assert r.status_code == 201
+    name = r.json()["jobs"][0]["content_name"]
+    assert name == "escape.png" and "/" not in name
+    assert not list(tmp_path.rglob("escape.png")) and not list(tmp_path.rglob("s.png"))
+
+
+def test_failed_jobs_report_why(client: TestClient) -> None:
+    bad = wait_for(client, upload(client, style=png(color=(0, 0, 0))).json()["jobs"][0]["id"])
+    assert bad["status"] == "failed" and bad["error"] == "style picture is all black"
+    bug = wait_for(client, upload(client, style=png(color=(255, 255, 255))).json()["jobs"][0]["id"])
+    assert bug["status"] == "failed" and bug["error"].startswith("internal error (RuntimeError)")
+
+
+def test_rate_limit_per_client(tmp_path: Path, db_url: str, engine: FakeEngine) -> None:
+    with client_for(tmp_path, db_url, engine, jobs_per_minute=1.0, jobs_burst=2) as client:
+        assert upload(client, style=png()).status_code == 201
+        assert upload(client, style=png()).status_code == 201
+        r = upload(client, style=png())
+        assert (
+            r.status_code == 429 and int(r.headers["retry-after"]) >= 1 and r.json()["code"] == "rate_limited"
+        )
+        assert client.get("/api/v1/jobs").status_code == 200  # reads are not limited
+
+
+def test_stylize_sync_async_and_errors(client: TestClient) -> None:
+    r = client.post("/api/v1/stylize", json={"content": b64(png()), "style": b64(png()), "size": 64})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["format"] == "png" and out["width"] == 64 and out["job"]["status"] == "succeeded"
+    assert Image.open(io.BytesIO(base64.b64decode(out["image"]))).size == (64, 48)
+    r = client.post("/api/v1/stylize", json={"content": b64(png()), "style": b64(png()), "format": "jpeg"})
+    assert Image.open(io.BytesIO(base64.b64decode(r.json()["image"]))).format == "JPEG"
+    r = client.post("/api/v1/stylize", json={"content": b64(png()), "style": b64(png()), "mode": "quality"})
+    assert r.status_code == 202 and r.headers["location"].startswith("/api/v1/jobs/")
+    assert wait_for(client, r.json()["id"])["status"] == "succeeded"
+    r = client.post(
+        "/api/v1/stylize",
+        json={"content": b64(png()), "style": b64(png()), "mode": "quality", "wait": True, "size": 70},
+    )
+    assert r.status_code == 200 and r.json()["width"] == 70
+    r = client.post("/api/v1/stylize", json={"content": b64(png()), "style": b64(png(color=(0, 0, 0)))})
+    assert r.status_code == 422 and "black" in r.json()["detail"]
+    assert client.post("/api/v1/stylize", json={"style": b64(png())}).status_code == 422
+    assert (
+        client.post(
+            "/api/v1/stylize", json={"content": b64(png()), "content_url": "http://x/", "style": b64(png())}
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/api/v1/stylize", json={"content": b64(png()), "style": b64(png()), "format": "gif"}
+        ).status_code
+        == 422
+    )
+
+
+def test_gallery_styles(client: TestClient) -> None:
+    before = client.get("/api/v1/styles").json()
+    name = save_style(client, "Blue Period")
+    assert name == "blue-period"
+    styles = client.get("/api/v1/styles").json()
+    assert len(styles) == len(before) + 1
+    mine = styles[-1]
+    assert mine == {
+        "name": "blue-period",
+        "title": "Blue Period",
+        "builtin": False,
+        "image_url": "/api/v1/styles/blue-period/image",
+        "thumbnail_url": "/api/v1/styles/blue-period/image?thumb=160",
+    }
+    assert client.get(mine["image_url"]).headers["content-type"] == "image/png"
+    assert client.get(mine["thumbnail_url"]).headers["content-type"] == "image/jpeg"
+    r = client.post("/api/v1/styles", files={"image": ("x.jpg", jpeg(), "image/jpeg")}, data={"name": "Sea"})
+    assert r.status_code == 201 and r.json()["name"] == "sea"
+    assert (
+        client.post("/api/v1/styles", json={"name": "blue period!", "image": b64(png())}).status_code == 409
+    )
+    assert client.post("/api/v1/styles", json={"name": "!!!", "image": b64(png())}).status_code == 422
+    assert client.post("/api/v1/styles", json={"name": "ok", "image": b64(b"nope")}).status_code == 422
+    assert client.post("/api/v1/styles", json={"name": "ok"}).status_code == 422
+    assert client.post("/api/v1/styles", files={"image": ("x.jpg", jpeg(), "image/jpeg")}).status_code == 422
+    assert client.get("/api/v1/styles/nope/image").status_code == 404
+    # an uploaded style saved while creating a job
+    r = upload(client, style=png(color=(90, 10, 90)), save_style_as="Purple")
+    assert r.status_code == 201 and r.json()["jobs"][0]["style_name"] == "purple"
+    assert any(s["name"] == "purple" for s in client.get("/api/v1/styles").json())
+
+
+def test_cross_site_posts_are_refused(client: TestClient) -> None:
+    r = client.post("/api/v1/stylize", json={}, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
+    assert client.get("/api/v1/health", headers={"Origin": "https://evil.example"}).status_code == 200
+
+
+def test_openapi_document(client: TestClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json()
+    paths = spec["paths"]
+    for path in [
+        "/api/v1/jobs",
+        "/api/v1/jobs/{job_id}",
+        "/api/v1/jobs/{job_id}/events",
+        "/api/v1/jobs/{job_id}/cancel",
+        "/api/v1/jobs/{job_id}/rating",
+        "/api/v1/jobs/{job_id}/images/{kind}",
+        "/api/v1/styles",
+        "/api/v1/stylize",
+        "/api/v1/health",
+        "/api/v1/health/ready",
+    ]:
+        assert path in paths, path
+    assert set(paths["/api/v1/jobs"]["post"]["requestBody"]["content"]) == {
+        "application/json",
+        "multipart/form-data",
+    }
+    assert client.get("/docs").status_code == 200

@@ -1,0 +1,231 @@
+"""Service layer: store, migrations, the job function, the worker pool, restarts, rate limits, config."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from service_support import *  # noqa: F403
+from service_support import FakeEngine, client_for, png, wait_for
+from sqlalchemy import inspect, select
+
+from impasto.service.config import Settings, redact_url
+from impasto.service.db import Database
+from impasto.service.jobs import JobContext, JobOptions, StyleRef, create_job, get_job, recover, run_job
+from impasto.service.models import Job, JobEvent
+from impasto.service.pool import WorkerPool
+from impasto.service.ratelimit import RateLimiter
+from impasto.service.store import BlobNotFound, FileStore
+
+
+def test_file_store_is_content_addressed_and_refuses_bad_names(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "blobs")
+    sha = store.put(b"hello")
+    assert sha == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+    assert store.put(b"hello") == sha and store.get(sha) == b"hello" and store.exists(sha)
+    assert (tmp_path / "blobs" / sha[:2] / sha).read_bytes() == b"hello"
+    assert not list((tmp_path / "blobs").rglob("*.tmp"))
+    for bad in ["../../etc/passwd", "a" * 63, "A" * 64, sha + "/", ""]:
+        with pytest.raises(BlobNotFound):
+            store.get(bad)
+        assert not store.exists(bad)
+    store.delete(sha)
+    assert not store.exists(sha)
+    with pytest.raises(BlobNotFound):
+        store.get(sha)
+    assert store.writable()
+
+
+def test_migrations_are_idempotent_and_reversible(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from impasto.service.db import MIGRATIONS
+
+    db = Database(db_url)
+    db.migrate()
+    db.migrate()
+    tables = set(inspect(db.engine).get_table_names())
+    assert {"jobs", "job_events", "saved_styles", "alembic_version"} <= tables
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    assert "jobs" not in inspect(db.engine).get_table_names()
+    db.migrate()
+    assert "jobs" in inspect(db.engine).get_table_names()
+    db.dispose()
+
+
+def _context(tmp_path: Path, db_url: str, engine: FakeEngine) -> JobContext:
+    db = Database(db_url)
+    db.migrate()
+    return JobContext(db, FileStore(tmp_path / "blobs"), engine, preview_interval=0.0)
+
+
+def _queued(ctx: JobContext, mode: str = "fast") -> str:
+    sha = ctx.store.put(png())
+    style = StyleRef("upload", ctx.store.put(png(color=(1, 200, 3))))
+    return create_job(ctx.db, content_sha=sha, style=style, options=JobOptions(mode=mode, size=64)).id  # type: ignore[arg-type]
+
+
+def test_run_job_claims_once_and_persists_events(tmp_path: Path, db_url: str) -> None:
+    ctx = _context(tmp_path, db_url, FakeEngine())
+    job_id = _queued(ctx)
+    assert run_job(job_id, ctx) == "succeeded"
+    assert run_job(job_id, ctx) is None  # delivered twice: runs once
+    job = get_job(ctx.db, job_id)
+    assert (
+        job.status == "succeeded"
+        and job.attempts == 1
+        and job.result_sha
+        and ctx.store.exists(job.result_sha)
+    )
+    with ctx.db.session() as s:
+        kinds = [
+            e.kind for e in s.scalars(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id))
+        ]
+    assert kinds[:3] == ["status", "status", "stage"] and kinds[-1] == "status" and "preview" in kinds
+    ctx.db.dispose()
+
+
+def test_cancel_flag_in_database_reaches_a_running_job(tmp_path: Path, db_url: str) -> None:
+    """What a remote worker relies on: no shared token, only the database flag."""
+    engine = FakeEngine(steps=400, delay=0.005)
+    ctx = _context(tmp_path, db_url, engine)
+    ctx.cancel_poll_interval = 0.05
+    job_id = _queued(ctx)
+    result: list[object] = []
+    worker = threading.Thread(target=lambda: result.append(run_job(job_id, ctx)))
+    worker.start()
+    time.sleep(0.3)
+    with ctx.db.session() as s:
+        s.get(Job, job_id).cancel_requested = True  # type: ignore[union-attr]
+    worker.join(10)
+    assert result == ["cancelled"] and get_job(ctx.db, job_id).status == "cancelled"
+    ctx.db.dispose()
+
+
+def test_pool_runs_quality_one_at_a_time_and_fast_concurrently(tmp_path: Path, db_url: str) -> None:
+    engine = FakeEngine(steps=5, delay=0.03)
+    ctx = _context(tmp_path, db_url, engine)
+    pool = WorkerPool(ctx, fast_workers=2, quality_workers=1)
+    pool.start()
+    ids = [(_queued(ctx, "quality"), "quality") for _ in range(3)] + [
+        (_queued(ctx), "fast") for _ in range(4)
+    ]
+    for job_id, mode in ids:
+        pool.submit(job_id, mode)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(not get_job(ctx.db, j).state.finished for j, _ in ids):
+        time.sleep(0.05)
+    pool.stop()
+    assert all(get_job(ctx.db, j).status == "succeeded" for j, _ in ids)
+    quality_overlap = _max_overlap(ctx, [j for j, m in ids if m == "quality"])
+    fast_overlap = _max_overlap(ctx, [j for j, m in ids if m == "fast"])
+    assert quality_overlap == 1 and fast_overlap == 2
+    ctx.db.dispose()
+
+
+def _max_overlap(ctx: JobContext, job_ids: list[str]) -> int:
+    spans = []
+    for job_id in job_ids:
+        job = get_job(ctx.db, job_id)
+        assert job.started_at and job.finished_at
+        spans.append((job.started_at, job.finished_at))
+    return max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
+
+
+def test_restart_runs_queued_jobs_and_requeues_interrupted_ones(tmp_path: Path, db_url: str) -> None:
+    held = FakeEngine(steps=100)
+    held.gate = threading.Event()  # nothing finishes before the "restart"
+    with client_for(tmp_path, db_url, held, fast_workers=1) as client:
+        ids = [
+            client.post(
+                "/api/v1/jobs",
+                files=[("content", ("p.png", png(), "image/png")), ("style", ("s.png", png(), "image/png"))],
+            ).json()["jobs"][0]["id"]
+            for _ in range(3)
+        ]
+        wait_for(client, ids[0], ("running",))
+    # the server stopped: the running job went back to the queue, nothing was lost
+    db = Database(db_url)
+    with db.session() as s:
+        assert {j.status for j in s.scalars(select(Job))} == {"queued"}
+    db.dispose()
+    with client_for(tmp_path, db_url, FakeEngine(), fast_workers=1) as client:
+        for job_id in ids:
+            job = wait_for(client, job_id)
+            assert job["status"] == "succeeded", job
+
+
+def test_crash_recovery_requeues_then_gives_up(tmp_path: Path, db_url: str) -> None:
+    ctx = _context(tmp_path, db_url, FakeEngine())
+    retry, give_up = _queued(ctx), _queued(ctx)
+    with ctx.db.session() as s:  # as if a process died mid-run (kill -9: no clean stop)
+        s.get(Job, retry).status, s.get(Job, retry).attempts = "running", 1  # type: ignore[union-attr]
+        s.get(Job, give_up).status, s.get(Job, give_up).attempts = "running", 2  # type: ignore[union-attr]
+    queued = recover(ctx.db, max_attempts=2)
+    assert [job_id for job_id, _ in queued] == [retry]
+    failed = get_job(ctx.db, give_up)
+    assert failed.status == "failed" and "interrupted by a server restart" in (failed.error or "")
+    assert run_job(retry, ctx) == "succeeded" and get_job(ctx.db, retry).attempts == 2
+    ctx.db.dispose()
+
+
+def test_rate_limiter_refills() -> None:
+    limiter = RateLimiter(per_minute=60, burst=2)
+    assert limiter.take("a") == 0 and limiter.take("a") == 0
+    assert 0 < limiter.take("a") <= 1.0
+    assert limiter.take("b") == 0  # per client
+    limiter.buckets["a"] = (0.0, time.monotonic() - 1.5)
+    assert limiter.take("a") == 0
+
+
+def test_settings_from_env_and_secrets_stay_out_of_logs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("IMPASTO_DATABASE_URL", "postgresql+psycopg://user:s3cret@db.invalid/x")
+    monkeypatch.setenv("IMPASTO_FAST_WORKERS", "3")
+    settings = Settings.from_env(data_dir=tmp_path)
+    assert settings.fast_workers == 3 and settings.data_dir == tmp_path
+    assert "s3cret" not in redact_url(settings.db_url) and "***" in redact_url(settings.db_url)
+    assert "s3cret" not in redact_url("postgresql://h/db?password=s3cret&sslmode=require")
+    assert Settings(data_dir=tmp_path).db_url.startswith("sqlite:///")
+    monkeypatch.setenv("IMPASTO_FAST_WORKERS", "many")
+    from impasto.errors import OptionsError
+
+    with pytest.raises(OptionsError):
+        Settings.from_env()
+    from impasto.service.runtime import Runtime
+
+    caplog.set_level(logging.INFO)
+    runtime = Runtime(Settings(data_dir=tmp_path))
+    runtime.start()
+    runtime.stop()
+    assert "database ready: sqlite:///" in caplog.text
+
+
+def test_serve_command_parses_its_options() -> None:
+    import argparse
+
+    from impasto.cli import COMMAND_MODULES, serve
+
+    assert "impasto.cli.serve" in COMMAND_MODULES
+    parser = argparse.ArgumentParser()
+    serve.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["serve", "--port", "9001", "--data-dir", "/tmp/x", "--fast-workers", "4"])
+    assert (args.host, args.port, args.data_dir, args.fast_workers) == ("127.0.0.1", 9001, Path("/tmp/x"), 4)
+    assert args.handler is serve.run
+
+
+def test_migrations_ship_inside_the_package() -> None:
+    import impasto.service
+
+    root = Path(impasto.service.__file__).parent / "migrations"
+    assert (root / "env.py").exists() and (root / "script.py.mako").exists()
+    assert list((root / "versions").glob("0001_*.py"))
