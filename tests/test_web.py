@@ -1,0 +1,192 @@
+"""The HTML pages over plain forms (no JavaScript): create, job, result, rate, again, history, delete."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from service_support import *  # noqa: F403
+from service_support import FakeEngine, client_for, png, wait_for
+
+
+@pytest.fixture
+def client(tmp_path: Path, engine: FakeEngine) -> Any:
+    with client_for(tmp_path, f"sqlite:///{tmp_path / 'web.db'}", engine) as c:
+        c.post(
+            "/api/v1/styles",
+            json={"name": "Blue", "image": base64.b64encode(png(color=(9, 9, 250))).decode()},
+        )
+        yield c
+
+
+def create(client: TestClient, **fields: str) -> Any:
+    data = {
+        "style_source": "gallery",
+        "style_name": "blue",
+        "mode": "fast",
+        "size": "256",
+        "strength": "0.8",
+        "preserve_color": "none",
+        "balance": "balanced",
+        "iterations": "",
+    }
+    data.update(fields)
+    return client.post(
+        "/", files=[("content", ("holiday.png", png(), "image/png"))], data=data, follow_redirects=False
+    )
+
+
+def test_create_page_shows_the_gallery_and_good_defaults(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    html = page.text
+    assert 'name="content"' in html and "multiple" in html and 'name="content_url"' in html
+    assert 'value="blue"' in html and "/api/v1/styles/blue/image?thumb=160" in html
+    assert re.search(r'name="mode" value="fast"\s+checked', html)
+    assert 'src="/static/app.js' in html
+    assert client.get("/static/app.css").status_code == 200
+
+
+def test_form_to_job_to_result_to_rating_to_history(client: TestClient, engine: FakeEngine) -> None:
+    r = create(client)
+    assert r.status_code == 303 and r.headers["location"].startswith("/jobs/")
+    job_id = r.headers["location"].rsplit("/", 1)[1]
+    assert engine.calls == [] or engine.calls[0]["strength"] == 0.8
+    job_page = client.get(f"/jobs/{job_id}")
+    assert (
+        job_page.status_code == 200
+        and f'data-job="{job_id}"' in job_page.text
+        and "holiday.png" in job_page.text
+    )
+    wait_for(client, job_id)
+    assert engine.calls[0]["strength"] == 0.8 and engine.calls[0]["size"] == 256
+    result = client.get(f"/jobs/{job_id}/result")
+    assert result.status_code == 200
+    for needle in (
+        "images/result?format=png&amp;download=true",
+        "images/result?format=jpeg&amp;download=true",
+        'id="slider"',
+        'name="rating"',
+        "Same again with",
+    ):
+        assert needle in result.text, needle
+    r = client.post(f"/jobs/{job_id}/rate", data={"rating": "4"}, follow_redirects=False)
+    assert r.status_code == 303 and client.get(f"/api/v1/jobs/{job_id}").json()["rating"] == 4
+    history = client.get("/history")
+    assert job_id in history.text and "★★★★☆" in history.text
+    assert job_id in client.get("/history?rating=4&style=blue").text
+    assert job_id not in client.get("/history?rating=5").text
+    assert job_id not in client.get("/history?style=other").text
+    r = client.post(
+        f"/jobs/{job_id}/again",
+        data={
+            "mode": "quality",
+            "size": "384",
+            "balance": "style",
+            "iterations": "7",
+            "strength": "1",
+            "preserve_color": "none",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    again_id = r.headers["location"].rsplit("/", 1)[1]
+    again = wait_for(client, again_id)
+    assert again["parent_id"] == job_id and again["mode"] == "quality"
+    assert again["options"] == {
+        "mode": "quality",
+        "size": 384,
+        "preserve_color": "none",
+        "iterations": 7,
+        "style_weight": 30.0,
+    }
+    r = client.post(f"/jobs/{job_id}/delete", follow_redirects=False)
+    assert r.status_code == 303 and client.get(f"/api/v1/jobs/{job_id}").status_code == 404
+
+
+def test_uploaded_style_can_be_saved_and_quality_options_apply(
+    client: TestClient, engine: FakeEngine
+) -> None:
+    r = client.post(
+        "/",
+        files=[("content", ("a.png", png(), "image/png")), ("style", ("s.png", png(), "image/png"))],
+        data={
+            "style_source": "upload",
+            "style_name": "blue",
+            "save": "on",
+            "save_style_as": "My Sky",
+            "mode": "quality",
+            "size": "256",
+            "strength": "0.3",
+            "balance": "photo",
+            "iterations": "9",
+            "preserve_color": "histogram",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    job = wait_for(client, r.headers["location"].rsplit("/", 1)[1])
+    assert job["style_name"] == "my-sky" and job["options"]["style_weight"] == 3.0
+    assert "strength" not in engine.calls[0] and engine.calls[0]["iterations"] == 9
+    assert "my-sky" in client.get("/").text
+
+
+def test_several_photos_go_to_history(client: TestClient) -> None:
+    files = [("content", (f"p{i}.png", png(), "image/png")) for i in range(3)]
+    r = client.post("/", files=files, data={"style_name": "blue"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/history?created=3"
+    assert "3 paintings started" in client.get(r.headers["location"]).text
+
+
+@pytest.mark.parametrize(
+    "fields, files, message",
+    [
+        ({"style_name": "blue"}, [], "choose a photo"),
+        ({"style_name": "nope"}, None, "no style named"),
+        ({"style_source": "upload"}, None, "choose a style"),
+        ({"style_name": "blue", "size": "5"}, None, "size"),
+        ({"style_name": "blue"}, [("content", ("x.png", b"not an image", "image/png"))], "not an image"),
+        ({"style_name": "blue", "content_url": "http://10.0.0.1/x.png"}, [], "private"),
+    ],
+)
+def test_form_errors_are_friendly_messages(
+    client: TestClient, fields: dict[str, str], files: Any, message: str
+) -> None:
+    files = [("content", ("a.png", png(), "image/png"))] if files is None else files
+    r = client.post("/", files=files or None, data=fields, follow_redirects=False)
+    assert r.status_code in (400, 413, 422) and "text/html" in r.headers["content-type"]
+    assert 'role="alert"' in r.text and message in r.text, r.text[:2000]
+    assert "Turn a photo into a painting" in r.text  # the form again, not a bare error
+
+
+def test_missing_pages_and_jobs_are_friendly_404s(client: TestClient) -> None:
+    for url in ("/jobs/nope", "/jobs/nope/result", "/no/such/page"):
+        r = client.get(url)
+        assert r.status_code == 404 and "text/html" in r.headers["content-type"] and "Not found" in r.text
+    assert client.post("/jobs/nope/rate", data={"rating": "3"}).status_code == 404
+
+
+def test_unfinished_job_result_redirects_to_progress(client: TestClient, engine: FakeEngine) -> None:
+    import threading
+
+    engine.gate = threading.Event()
+    job_id = create(client).headers["location"].rsplit("/", 1)[1]
+    r = client.get(f"/jobs/{job_id}/result", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/jobs/{job_id}"
+    assert client.post(f"/jobs/{job_id}/cancel", follow_redirects=False).status_code == 303
+    engine.gate.set()
+    assert wait_for(client, job_id)["status"] == "cancelled"
+    assert "Stopped" in client.get(f"/jobs/{job_id}").text
+
+
+def test_pages_send_security_headers(client: TestClient) -> None:
+    r = client.get("/")
+    assert (
+        r.headers["x-content-type-options"] == "nosniff"
+        and "default-src 'self'" in r.headers["content-security-policy"]
+    )
+    assert client.post("/", data={}, headers={"Origin": "https://evil.example"}).status_code == 403
