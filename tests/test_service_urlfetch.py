@@ -23,8 +23,6 @@ PHOTO = png(50, 40)
 
 
 class Handler(BaseHTTPRequestHandler):
-    routes: dict[str, Any] = {}
-
     def do_GET(self) -> None:
         if self.path == "/photo.png":
             self._send(200, PHOTO, "image/png")
