@@ -1,0 +1,124 @@
+"""A real server (uvicorn on a free loopback port) with the real engine, and Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from service_support import ROOT, FakeEngine, missing_service, service_env  # noqa: E402
+
+from impasto.service.config import Settings  # noqa: E402
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def real_engine_missing() -> str | None:
+    """Why the real fast engine and gallery cannot be used here, or None when they can."""
+    try:
+        from impasto import fast, gallery
+
+        getattr(fast, "run_fast")  # noqa: B009 - the engine entry point must exist
+        styles = gallery.list_styles()
+    except Exception as exc:
+        return f"the fast engine or gallery is not available ({type(exc).__name__}: {exc})"
+    return None if styles else "the gallery has no styles"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import uvicorn
+
+    from impasto.web import create_app
+
+    stylize: Any = None
+    fake = os.environ.get("IMPASTO_E2E_FAKE_ENGINE") == "1"  # only for working on the pages locally
+    if fake:
+        stylize = FakeEngine(steps=20, delay=0.05)
+    else:
+        reason = real_engine_missing()
+        if reason:
+            missing_service(reason)
+    data = tmp_path_factory.mktemp("e2e-data")
+    app = create_app(Settings(data_dir=data, preview_interval=0.1), stylize=stylize)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    if fake:
+        import base64
+
+        from service_support import png
+
+        body = {"name": "Fake Sky", "image": base64.b64encode(png(200, 150, (40, 80, 200))).decode()}
+        import httpx
+
+        httpx.post(f"http://127.0.0.1:{port}/api/v1/styles", json=body).raise_for_status()
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(20)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    chromium = service_env("IMPASTO_TEST_CHROMIUM") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        missing_service(f"Chromium is not installed at {chromium}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_service("the playwright package is not installed")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def shot() -> Any:
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def take(page: Any, name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
