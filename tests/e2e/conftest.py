@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from service_support import ROOT, FakeEngine, missing_service, service_env  # noqa: E402
+from service_support import ROOT, FakeEngine, missing_service, service_env
 
-from impasto.service.config import Settings  # noqa: E402
+from impasto.service.config import Settings
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = [
