@@ -1,0 +1,267 @@
+"""Magenta's arbitrary-style networks (Ghiasi et al. 2017) as plain float PyTorch modules.
+
+* :class:`StylePredictor` — MobileNet-v2 that turns a 256×256 style image into a 100-d style vector.
+* :class:`Transformer` — the style transfer network: three convolutions down, five residual blocks,
+  three up; every layer after the encoder is a *conditional instance norm* whose scale and shift
+  are linear functions of the style vector.
+
+The transformer runs at any size. Its instance norms need statistics of whole feature maps, so
+large images are painted *layer by layer*: each convolution is computed tile by tile from the
+previous full feature map (each tile reads its receptive-field halo, with reflection only at the
+true image border), and norm statistics are merged across tiles. The result equals the untiled
+network's up to float rounding — no seams by construction — while the convolution workspace stays
+bounded by the tile size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+STYLE_DIM = 100
+STYLE_SIZE = 256
+NORM_EPS = 1e-5  # the graph's batchnorm/add/y: 127 × 7.874016e-08
+
+# MobileNet-v2 (width 1.0): (expansion, output channels, repeats, first stride)
+_MOBILENET = (
+    (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)
+)  # fmt: skip
+
+
+class _SamePad(nn.Module):
+    """TensorFlow's ``SAME`` padding for a 3×3 convolution with the given stride."""
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride == 1:
+            return F.pad(x, (1, 1, 1, 1))
+        pads = []
+        for n in (x.shape[3], x.shape[2]):
+            total = max(3 - (n % 2 or 2), 0)
+            pads += [total // 2, total - total // 2]
+        return F.pad(x, pads)
+
+
+class _InvertedResidual(nn.Module):
+    def __init__(self, cin: int, cout: int, expansion: int, stride: int) -> None:
+        super().__init__()
+        hidden = cin * expansion
+        self.expand = nn.Conv2d(cin, hidden, 1) if expansion != 1 else None
+        self.pad = _SamePad(stride)
+        self.depthwise = nn.Conv2d(hidden, hidden, 3, stride, groups=hidden)
+        self.project = nn.Conv2d(hidden, cout, 1)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.relu6(self.expand(x)) if self.expand is not None else x
+        h = self.project(F.relu6(self.depthwise(self.pad(h))))
+        return x + h if self.residual else h
+
+
+class StylePredictor(nn.Module):
+    """RGB 0..1 images ``(N, 3, 256, 256)`` → style vectors ``(N, 100)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pad = _SamePad(2)
+        self.stem = nn.Conv2d(3, 32, 3, 2)
+        blocks, cin = [], 32
+        for expansion, cout, repeats, stride in _MOBILENET:
+            for i in range(repeats):
+                blocks.append(_InvertedResidual(cin, cout, expansion, stride if i == 0 else 1))
+                cin = cout
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Conv2d(cin, 1280, 1)
+        self.bottleneck = nn.Linear(1280, STYLE_DIM)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.relu6(self.stem(self.pad(x)))
+        h = F.relu6(self.head(self.blocks(h)))
+        return self.bottleneck(h.mean(dim=(2, 3)))
+
+
+class StyleNorm(nn.Module):
+    """Conditional instance norm: per-channel scale and shift predicted from the style vector."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.gamma = nn.Linear(STYLE_DIM, channels)
+        self.beta = nn.Linear(STYLE_DIM, channels)
+
+
+@dataclass(frozen=True)
+class _Layer:
+    name: str
+    kernel: int
+    stride: int = 1
+    upsample: int = 1
+    norm: bool = True
+    act: str = "relu"  # relu | sigmoid | none
+
+
+_LAYERS = (
+    _Layer("contract1", 9, norm=False),
+    _Layer("contract2", 3, 2, norm=False),
+    _Layer("contract3", 3, 2, norm=False),
+    *(_Layer(f"residual{i}_{j}", 3, act="relu" if j == 1 else "none") for i in range(1, 6) for j in (1, 2)),
+    _Layer("expand1", 3, upsample=2),
+    _Layer("expand2", 3, upsample=2),
+    _Layer("expand3", 9, act="sigmoid"),
+)
+_CHANNELS = {"contract1": (3, 8), "contract2": (8, 16), "contract3": (16, 32), "expand1": (32, 16),
+             "expand2": (16, 8), "expand3": (8, 3)}  # fmt: skip
+
+
+def _channels(name: str) -> tuple[int, int]:
+    return _CHANNELS.get(name, (32, 32))
+
+
+Progress = Callable[[], None]
+
+
+class Transformer(nn.Module):
+    """Content ``(1, 3, H, W)`` in 0..1 (H, W multiples of 4) and style vector ``(1, 100)`` → image."""
+
+    layers = _LAYERS
+    multiple = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.convs = nn.ModuleDict(
+            {x.name: nn.Conv2d(*_channels(x.name), x.kernel, x.stride) for x in _LAYERS}
+        )
+        self.norms = nn.ModuleDict({x.name: StyleNorm(_channels(x.name)[1]) for x in _LAYERS if x.norm})
+        self.out_channels = {x.name: _channels(x.name)[1] for x in _LAYERS}
+
+    def widen_narrow_convs(self, minimum: int = 8) -> Transformer:
+        """Pad convolutions with fewer than ``minimum`` outputs with zero filters (sliced off again).
+
+        oneDNN vectorises over output channels; the last 8→3 9×9 convolution runs ~1.3× faster with
+        8 outputs of which 5 are discarded than with 3.
+        """
+        for name, conv in self.convs.items():
+            assert isinstance(conv, nn.Conv2d)
+            if conv.out_channels < minimum and conv.bias is not None:
+                wide = nn.Conv2d(conv.in_channels, minimum, conv.kernel_size[0], conv.stride[0])
+                weight = torch.zeros_like(wide.weight)
+                bias = torch.zeros(minimum, dtype=conv.bias.dtype)
+                weight[: conv.out_channels] = conv.weight.detach()
+                bias[: conv.out_channels] = conv.bias.detach()
+                wide.weight, wide.bias = nn.Parameter(weight, False), nn.Parameter(bias, False)
+                self.convs[name] = wide.to(conv.weight.device, conv.weight.dtype)
+        return self
+
+    def forward(
+        self, x: Tensor, style: Tensor, tile: int | None = None, step: Progress | None = None
+    ) -> Tensor:
+        h = x
+        skip: Tensor | None = None
+        for layer in _LAYERS:
+            if layer.name.endswith("_1"):
+                skip = h
+            h = self._layer(layer, h, style, tile, step)
+            if layer.name.endswith("_2") and skip is not None:
+                h = skip.add_(h)
+        return h
+
+    def tiles_per_layer(self, height: int, width: int, tile: int | None) -> int:
+        """How many tiles a forward pass at this size computes (for progress reports)."""
+        total, h, w = 0, height, width
+        for layer in _LAYERS:
+            h, w = h * layer.upsample // layer.stride, w * layer.upsample // layer.stride
+            total += len(list(_tiles(h, w, tile)))
+        return total
+
+    def _layer(
+        self, layer: _Layer, x: Tensor, style: Tensor, tile: int | None, step: Progress | None
+    ) -> Tensor:
+        conv = self.convs[layer.name]
+        assert isinstance(conv, nn.Conv2d)
+        pad, up, stride = layer.kernel // 2, layer.upsample, layer.stride
+        n, _, height, width = x.shape
+        out_h, out_w = height * up // stride, width * up // stride
+        out_channels = self.out_channels[layer.name]
+        shape = (n, out_channels, out_h, out_w)
+        out = torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=_layout(x))
+        stats = _Moments()
+        for r0, r1, c0, c1 in _tiles(out_h, out_w, tile):
+            rows = (r0 * stride - pad, (r1 - 1) * stride - pad + layer.kernel)
+            cols = (c0 * stride - pad, (c1 - 1) * stride - pad + layer.kernel)
+            piece = conv(_window(x, rows, cols, up))[:, :out_channels]
+            if layer.norm:
+                stats.add(piece)
+            out[:, :, r0:r1, c0:c1] = piece
+            if step is not None:
+                step()
+        if layer.norm:
+            norm = self.norms[layer.name]
+            assert isinstance(norm, StyleNorm)
+            mean, var = stats.result()
+            scale = norm.gamma(style) * torch.rsqrt(var + NORM_EPS)
+            shift = norm.beta(style) - mean * scale
+            scale, shift = scale[:, :, None, None].to(out.dtype), shift[:, :, None, None].to(out.dtype)
+            torch.addcmul(shift, out, scale, out=out)
+        if layer.act == "relu":
+            out.relu_()
+        elif layer.act == "sigmoid":
+            out.sigmoid_()
+        return out
+
+
+class _Moments:
+    """Per-channel mean and population variance of a feature map seen tile by tile."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sum: Tensor | float = 0.0
+        self.sum_sq: Tensor | float = 0.0
+
+    def add(self, piece: Tensor) -> None:
+        n = piece.shape[2] * piece.shape[3]
+        piece = piece.float()
+        self.sum = self.sum + piece.mean(dim=(2, 3)).double() * n
+        self.sum_sq = self.sum_sq + piece.square().mean(dim=(2, 3)).double() * n
+        self.count += n
+
+    def result(self) -> tuple[Tensor, Tensor]:
+        assert isinstance(self.sum, Tensor) and isinstance(self.sum_sq, Tensor)
+        mean = self.sum / self.count
+        var = (self.sum_sq / self.count - mean * mean).clamp_min(0.0)
+        return mean.float(), var.float()
+
+
+def _layout(x: Tensor) -> torch.memory_format:
+    channels_last = x.is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
+def _tiles(height: int, width: int, tile: int | None) -> Iterator[tuple[int, int, int, int]]:
+    step_h = height if tile is None else tile
+    step_w = width if tile is None else tile
+    for r0 in range(0, height, step_h):
+        for c0 in range(0, width, step_w):
+            yield r0, min(r0 + step_h, height), c0, min(c0 + step_w, width)
+
+
+def _window(x: Tensor, rows: tuple[int, int], cols: tuple[int, int], up: int) -> Tensor:
+    """``x`` upsampled ``up``× (nearest), reflect-padded, then cut to ``[rows) × [cols)``.
+
+    Only the window is upsampled and padded, so a tile costs memory in proportion to its size.
+    """
+    height, width = x.shape[2] * up, x.shape[3] * up
+    top, bottom = max(rows[0], 0), min(rows[1], height)
+    left, right = max(cols[0], 0), min(cols[1], width)
+    piece = x[:, :, top // up : (bottom - 1) // up + 1, left // up : (right - 1) // up + 1]
+    if up > 1:
+        piece = F.interpolate(piece, scale_factor=up, mode="nearest")
+        dy, dx = top - top // up * up, left - left // up * up
+        piece = piece[:, :, dy : dy + bottom - top, dx : dx + right - left]
+    pads = (left - cols[0], cols[1] - right, top - rows[0], rows[1] - bottom)
+    return F.pad(piece, pads, mode="reflect") if any(pads) else piece
