@@ -16,6 +16,7 @@ from ..errors import ImpastoError
 COMMAND_MODULES = [
     "impasto.cli.stylize",
     "impasto.cli.weights",
+    "impasto.cli.gallery",
     "impasto.cli.serve",
 ]
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 from platformdirs import user_data_dir
 
 from ..cache import atomic_write_bytes
@@ -203,6 +204,7 @@ __all__ = [
     "GalleryStyle",
     "add_style",
     "builtin_dir",
+    "contact_sheet",
     "get",
     "list_styles",
     "names",
@@ -211,3 +213,39 @@ __all__ = [
     "style_vector",
     "user_dir",
 ]
+
+
+def contact_sheet(
+    photo: ImageInput,
+    *,
+    size: int = 256,
+    mode: str = "fast",
+    columns: int = 3,
+    on_style: Callable[[str], None] | None = None,
+    **options: Any,
+) -> Image.Image:
+    """One picture of ``photo`` painted in every gallery style, each labelled, the original first."""
+    from ..api import stylize
+
+    original = fit_long_side(load_image(photo), size)
+    tiles = [("original photo", original)]
+    for entry in list_styles():
+        if on_style is not None:
+            on_style(entry.name)
+        painted = stylize(original, style(entry.name), mode=mode, **options)  # type: ignore[arg-type]
+        tiles.append((f"{entry.name} - {entry.artist}" if entry.artist else entry.name, painted))
+    return _grid(tiles, original.size, columns)
+
+
+def _grid(tiles: list[tuple[str, Image.Image]], cell: tuple[int, int], columns: int) -> Image.Image:
+    width, height = cell
+    pad, label = 8, 18
+    rows = -(-len(tiles) // columns)
+    sheet = Image.new("RGB", (columns * (width + pad) + pad, rows * (height + label + pad) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (text, img) in enumerate(tiles):
+        row, col = divmod(i, columns)
+        x, y = pad + col * (width + pad), pad + row * (height + label + pad)
+        draw.text((x + 2, y + 3), text, fill="black")
+        sheet.paste(img.resize(cell, Image.Resampling.LANCZOS) if img.size != cell else img, (x, y + label))
+    return sheet
