@@ -232,7 +232,7 @@ def contact_sheet(
     for entry in list_styles():
         if on_style is not None:
             on_style(entry.name)
-        painted = stylize(original, style(entry.name), mode=mode, **options)  # type: ignore[arg-type]
+        painted = stylize(original, entry.name, mode=mode, **options)  # type: ignore[arg-type]
         tiles.append((f"{entry.name} - {entry.artist}" if entry.artist else entry.name, painted))
     return _grid(tiles, original.size, columns)
 

@@ -1,0 +1,115 @@
+"""The style gallery: built-in paintings, lookup by name, user styles, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import impasto
+import impasto.cli
+from impasto import gallery
+from impasto.errors import OptionsError
+from impasto.fast import style_vector
+from impasto.styles import resolve_styles
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+BUILTIN = {"starry-night", "the-scream", "shipwreck", "woman-with-hat", "udnie"}
+
+
+@pytest.fixture(autouse=True)
+def _own_dirs(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IMPASTO_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("IMPASTO_GALLERY_DIR", str(tmp_path / "gallery"))
+
+
+def test_builtin_paintings_are_small_and_described() -> None:
+    entries = {e.name: e for e in gallery.list_styles()}
+    assert set(entries) == BUILTIN
+    for entry in entries.values():
+        assert entry.builtin and entry.title and entry.artist and entry.year.isdigit() and entry.licence
+        assert entry.path.stat().st_size < 300_000
+        assert max(entry.image().size) <= 512
+        assert max(entry.thumbnail(64).size) == 64
+        assert "vector" not in entry.to_dict()
+    notes = (gallery.builtin_dir() / "SOURCES.md").read_text()
+    assert all(f"{name}.jpg" in notes for name in BUILTIN) and "public domain" in notes
+
+
+def test_precomputed_vectors_match_the_paintings() -> None:
+    for name in ("starry-night", "udnie"):
+        assert np.allclose(gallery.style_vector(name), style_vector(gallery.get(name).image()), atol=1e-4)
+
+
+def test_lookup_by_name() -> None:
+    style = gallery.style("the-scream", 0.5)
+    assert style.gallery_name == "the-scream" and style.weight == 0.5 and style.label == "the-scream"
+    [resolved] = resolve_styles("the-scream")
+    assert resolved.gallery_name == "the-scream" and resolved.image.size == style.image.size
+    with pytest.raises(OptionsError, match=r"known: .*starry-night"):
+        gallery.style("mona-lisa")
+
+
+def test_user_style_round_trip(tmp_path: Path) -> None:
+    source = Image.open(DATA / "style" / "udnie.jpg").convert("RGB").resize((300, 200))
+    entry = gallery.add_style("my-udnie", source, title="Mine", artist="Me", year=2024)
+    assert not entry.builtin and entry.path.parent == tmp_path / "gallery"
+    assert [e.name for e in gallery.list_styles()][-1] == "my-udnie"
+    again = gallery.get("my-udnie")
+    assert (again.title, again.artist, again.year) == ("Mine", "Me", "2024")
+    assert np.array_equal(np.asarray(again.image()), np.asarray(source))  # saved losslessly
+    assert np.allclose(gallery.style_vector("my-udnie"), style_vector(source), atol=1e-4)
+    painted = impasto.stylize(source.resize((64, 48)), "my-udnie", mode="fast")
+    assert painted.size == (64, 48)
+    with pytest.raises(OptionsError, match="already"):
+        gallery.add_style("my-udnie", source)
+    gallery.add_style("my-udnie", source.rotate(90, expand=True), replace=True)
+    assert gallery.get("my-udnie").image().size == (200, 300)
+    gallery.remove_style("my-udnie")
+    assert "my-udnie" not in gallery.names()
+
+
+@pytest.mark.parametrize("name", ["starry-night", "Bad_Name", "-x", "a--b", ""])
+def test_bad_user_style_names(name: str) -> None:
+    with pytest.raises(OptionsError):
+        gallery.add_style(name, DATA / "style" / "udnie.jpg")
+
+
+def _cli(monkeypatch: pytest.MonkeyPatch, *argv: str) -> int:
+    monkeypatch.setattr(impasto.cli, "COMMAND_MODULES", ["impasto.cli.gallery"])
+    return impasto.cli.main(list(argv))
+
+
+def test_cli_lists_and_adds(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _cli(monkeypatch, "styles") == 0
+    out = capsys.readouterr().out
+    assert "starry-night" in out and "Vincent van Gogh" in out and "1889" in out
+    image = str(DATA / "style" / "shipwreck.jpg")
+    assert _cli(monkeypatch, "styles", "add", "storm", image, "--artist", "Turner", "--year", "1805") == 0
+    assert _cli(monkeypatch, "styles") == 0
+    assert "storm" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_cli_errors_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _cli(monkeypatch, "styles", "add", "Bad Name", str(DATA / "style" / "udnie.jpg")) == 2
+    assert "kebab-case" in capsys.readouterr().err
+    assert _cli(monkeypatch, "styles", "add", "x", "/no/such/file.jpg") == 2
+    assert "no such file" in capsys.readouterr().err
+    assert _cli(monkeypatch, "sheet", str(DATA / "content" / "sailboat.jpg"), "-o", "sheet.gif") == 2
+    assert "output must end" in capsys.readouterr().err
+
+
+def test_cli_contact_sheet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    out = tmp_path / "sheet.png"
+    photo = str(DATA / "content" / "sailboat.jpg")
+    assert _cli(monkeypatch, "sheet", photo, "-o", str(out), "--size", "48", "--columns", "3") == 0
+    sheet = Image.open(out)
+    assert sheet.size == (3 * (48 + 8) + 8, 2 * (48 + 18 + 8) + 8)  # original + 5 styles, 3 a row
+    cells = np.asarray(sheet.convert("RGB"), dtype=np.float32)
+    first = cells[8 + 18 : 8 + 18 + 48, 8 : 8 + 48]
+    second = cells[8 + 18 : 8 + 18 + 48, 8 + 56 : 8 + 56 + 48]
+    assert np.abs(first - second).mean() > 10  # a painted cell, not a copy of the photo
