@@ -32,5 +32,5 @@ class WeightsError(ImpastoError):
     """Pretrained weights are missing, corrupt or could not be fetched."""
 
 
-class Cancelled(ImpastoError):  # noqa: N818 - reads naturally at call sites: `except Cancelled`
+class Cancelled(ImpastoError):
     """A run was cancelled before it produced any image."""

@@ -12,7 +12,6 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -20,7 +19,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from .cache import atomic_write_bytes
 from .errors import ImageError
 
-ImageInput = Union[str, os.PathLike[str], bytes, Image.Image, np.ndarray]
+ImageInput = str | os.PathLike[str] | bytes | Image.Image | np.ndarray
 
 #: Default largest image we agree to decode, in pixels (``IMPASTO_MAX_PIXELS`` overrides it).
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -82,7 +81,9 @@ def _open(fp: Path | io.BytesIO, limit: int, label: str) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{label}: image too large to decode safely ({exc})") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{label}: not an image Impasto can read (JPEG, PNG, WebP, BMP, TIFF, GIF)") from None
+        raise ImageError(
+            f"{label}: not an image Impasto can read (JPEG, PNG, WebP, BMP, TIFF, GIF)"
+        ) from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageError(f"{label}: damaged or truncated image ({exc})") from None
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, cast
 
 from PIL import Image
 
@@ -59,18 +60,14 @@ def resolve_one(source: StyleInput, weight: float = 1.0) -> Style:
 
 def resolve_styles(spec: StyleSpec, weights: Sequence[float] | None = None) -> list[Style]:
     """Turn whatever the user gave as style(s) into weighted :class:`Style` objects (weights sum to 1)."""
-    items: list[StyleInput | tuple[StyleInput, float]]
-    if isinstance(spec, list | tuple) and not _is_pair(spec):
-        items = list(spec)
-    else:
-        items = [spec]  # type: ignore[list-item]
+    items: list[object] = list(spec) if isinstance(spec, list | tuple) and not _is_pair(spec) else [spec]
     if not items:
         raise OptionsError("at least one style image is needed")
     if weights is not None and len(weights) != len(items):
         raise OptionsError(f"{len(weights)} style weights given for {len(items)} styles")
     styles = []
     for i, item in enumerate(items):
-        source, weight = item if _is_pair(item) else (item, 1.0)  # type: ignore[misc]
+        source, weight = _split(item)
         if weights is not None:
             weight = weights[i]
         styles.append(resolve_one(source, float(weight)))
@@ -78,6 +75,13 @@ def resolve_styles(spec: StyleSpec, weights: Sequence[float] | None = None) -> l
     if any(s.weight < 0 for s in styles) or total <= 0:
         raise OptionsError("style weights must be non-negative and not all zero")
     return [replace(s, weight=s.weight / total) for s in styles]
+
+
+def _split(item: object) -> tuple[Any, float]:
+    if _is_pair(item):
+        source, weight = cast(tuple[Any, float], item)
+        return source, float(weight)
+    return item, 1.0
 
 
 def _is_pair(item: object) -> bool:

@@ -1,0 +1,242 @@
+"""``impasto stylize CONTENT STYLE [STYLE ...] -o OUT``: paint one photo or a folder of them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ..errors import ImpastoError, OptionsError
+from ..imageio import OUTPUT_FORMATS, output_format, save_image
+from ..progress import DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
+from ..styles import parse_weighted
+
+QUALITY_ONLY = (
+    "iterations",
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "style_scale",
+    "init",
+    "optimizer",
+    "seed",
+    "backbone",
+    "weights",
+    "pooling",
+)
+FAST_ONLY = ("strength", "tile_size")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
+    p = sub.add_parser(
+        "stylize",
+        help="paint a photo in the style of one or more artworks",
+        description="Paint CONTENT (an image, or a folder of images) in the style of STYLE. "
+        "A style is an image file or a gallery name (see `impasto styles`); blend several with "
+        "weights as `starry.jpg:0.7 scream.jpg:0.3` or --style-weights 0.7,0.3.",
+    )
+    p.add_argument("content", help="photo to paint, or a folder of photos")
+    p.add_argument(
+        "styles", nargs="+", metavar="STYLE", help="style image(s) or gallery name(s), optionally :WEIGHT"
+    )
+    p.add_argument(
+        "-o", "--output", required=True, help="output file (.png/.jpg/.webp), or a folder for a batch"
+    )
+    p.add_argument(
+        "--mode",
+        choices=["quality", "fast"],
+        default="quality",
+        help="quality: optimisation (best, slower); fast: feed-forward network (under a second)",
+    )
+    p.add_argument("--size", type=int, help="long side of the output in px (quality default 512)")
+    p.add_argument("--iterations", type=int, help="iterations at the finest scale")
+    p.add_argument("--content-weight", type=float)
+    p.add_argument("--style-weight", type=float)
+    p.add_argument("--tv-weight", type=float)
+    p.add_argument("--style-weights", help="comma-separated blend weights, one per style")
+    p.add_argument("--style-scale", type=float, help="size the style is seen at, relative to the output")
+    p.add_argument(
+        "--preserve-color",
+        nargs="?",
+        const="luminance",
+        default="none",
+        choices=["none", "luminance", "histogram"],
+        help="keep the photo's colours",
+    )
+    p.add_argument("--init", help="content (default), noise, or an image file")
+    p.add_argument("--optimizer", choices=["lbfgs", "adam"])
+    p.add_argument("--pooling", choices=["max", "avg"])
+    p.add_argument("--seed", type=int)
+    p.add_argument("--backbone", choices=["vgg16", "vgg19"])
+    p.add_argument("--weights", help="weights file for the vgg19 backbone")
+    p.add_argument(
+        "--no-multiscale",
+        dest="multiscale",
+        action="store_false",
+        default=None,
+        help="paint at the final size only (slower)",
+    )
+    p.add_argument("--strength", type=float, help="fast mode: 0 (photo's own style) to 1 (full style)")
+    p.add_argument("--tile-size", type=int, help="fast mode: tile size in px for large images")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto")
+    p.add_argument(
+        "--save-every", type=int, default=0, metavar="N", help="write a preview every N iterations"
+    )
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run)
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The engine keyword options the user set, refusing ones that do not apply to the mode."""
+    names = [
+        "size",
+        "iterations",
+        "content_weight",
+        "style_weight",
+        "tv_weight",
+        "style_scale",
+        "init",
+        "optimizer",
+        "pooling",
+        "seed",
+        "backbone",
+        "weights",
+        "multiscale",
+        "strength",
+        "tile_size",
+    ]
+    given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    wrong = FAST_ONLY if args.mode == "quality" else (*QUALITY_ONLY, "multiscale")
+    misplaced = [n for n in given if n in wrong]
+    if misplaced:
+        flags = ", ".join("--" + n.replace("_", "-") for n in misplaced)
+        raise OptionsError(f"{flags} do(es) not apply to {args.mode} mode")
+    given.update(device=args.device, precision=args.precision)
+    if args.mode == "quality" and args.save_every:
+        given["preview_every"] = args.save_every
+    return given
+
+
+def parse_styles(args: argparse.Namespace) -> tuple[list[str], list[float] | None]:
+    names, weights = [], []
+    for text in args.styles:
+        name, weight = parse_weighted(text)
+        names.append(name)
+        weights.append(weight)
+    if args.style_weights:
+        if any(w is not None for w in weights):
+            raise OptionsError("give style weights either as STYLE:WEIGHT or with --style-weights, not both")
+        try:
+            parsed = [float(w) for w in args.style_weights.split(",")]
+        except ValueError:
+            raise OptionsError(
+                f"--style-weights must be numbers separated by commas, not {args.style_weights!r}"
+            ) from None
+        return names, parsed
+    if all(w is None for w in weights):
+        return names, None
+    return names, [1.0 if w is None else w for w in weights]
+
+
+def jobs(content: Path, output: Path) -> list[tuple[Path, Path]]:
+    """(photo, output) pairs: one, or every image of a folder into an output folder."""
+    if not content.is_dir():
+        output_format(output)
+        return [(content, output)]
+    if output.suffix.lower() in OUTPUT_FORMATS:
+        raise OptionsError(f"{content} is a folder: give a folder as output too, not {output}")
+    photos = sorted(p for p in content.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not photos:
+        raise OptionsError(f"{content}: no images (.jpg, .png, .webp, …) in this folder")
+    output.mkdir(parents=True, exist_ok=True)
+    return [(p, output / f"{p.stem}.png") for p in photos]
+
+
+class Reporter:
+    """Turns progress events into a tqdm bar and preview files."""
+
+    def __init__(self, out: Path, show: bool, save_previews: bool) -> None:
+        self.out, self.show, self.save_previews = out, show, save_previews
+        self.bar: tqdm[Any] | None = None
+        self.done: DoneEvent | None = None
+        self.previews: list[str] = []
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, IterationEvent) and self.show:
+            if self.bar is None:
+                self.bar = tqdm(
+                    total=event.steps, desc=self.out.name, unit="it", file=sys.stderr, leave=False
+                )
+            self.bar.set_postfix_str(
+                f"scale {event.scale}/{event.scales} {event.size[0]}×{event.size[1]} "
+                f"style {event.losses.get('style', 0):.3g}",
+                refresh=False,
+            )
+            self.bar.update(event.step - self.bar.n)
+        elif isinstance(event, StageEvent) and self.bar is not None:
+            self.bar.set_description_str(f"{self.out.name}: {event.stage}")
+        elif isinstance(event, PreviewEvent) and self.save_previews:
+            path = self.out.with_name(f"{self.out.stem}-step{event.step:05d}.png")
+            save_image(event.image, path)
+            self.previews.append(str(path))
+        elif isinstance(event, DoneEvent):
+            self.done = event
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import stylize
+
+    options = engine_options(args)
+    names, weights = parse_styles(args)
+    summary: list[dict[str, Any]] = []
+    failures = 0
+    pairs = jobs(Path(args.content), Path(args.output))
+    for photo, out in pairs:
+        reporter = Reporter(out, show=not (args.quiet or args.json), save_previews=bool(args.save_every))
+        try:
+            picture = stylize(
+                photo,
+                names,
+                mode=args.mode,
+                style_weights=weights,
+                preserve_color=args.preserve_color,
+                progress=reporter,
+                **options,
+            )
+            save_image(picture, out)
+        except ImpastoError as exc:
+            if len(pairs) == 1:
+                raise
+            failures += 1
+            print(f"impasto: error: {photo}: {exc}", file=sys.stderr)
+            summary.append({"content": str(photo), "error": str(exc)})
+            continue
+        finally:
+            reporter.close()
+        done = reporter.done
+        summary.append(
+            {
+                "content": str(photo),
+                "output": str(out),
+                "size": list(picture.size),
+                "seconds": done.elapsed if done else None,
+                "losses": done.losses if done else {},
+                "previews": reporter.previews,
+            }
+        )
+        if not args.json:
+            print(f"wrote {out} ({picture.size[0]}×{picture.size[1]})")
+    if args.json:
+        print(json.dumps({"mode": args.mode, "results": summary}, indent=2))
+    return 2 if failures else 0

@@ -1,0 +1,314 @@
+"""The Gatys et al. optimisation: paint the pixels until their VGG statistics match.
+
+One encoder pass per iteration serves every loss: the network runs once on the image being
+painted and the content, style and total-variation losses read the features they need.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.nn import functional as F
+
+from ..device import select_device, select_dtype
+from ..errors import Cancelled, MemoryLimitError, OptionsError
+from ..imageio import load_image
+from ..progress import CancelToken, DoneEvent, IterationEvent, PreviewEvent, ProgressCallback, StageEvent
+from ..styles import Style
+from .backbones import VGGFeatures, load_backbone
+from .losses import ContentLoss, StyleLoss, blend_grams, gram, tv_loss
+from .memory import available_bytes, estimate_bytes, largest_long_side
+from .options import QualityOptions
+from .plan import Plan, Scale, fit, make_plan
+
+MAX_STYLE_SIDE = 1024  # style images are analysed at most this large
+
+
+@dataclass
+class QualityResult:
+    image: Image.Image
+    losses: dict[str, float]
+    plan: Plan
+    elapsed: float
+    cancelled: bool = False
+    seconds_per_iteration: list[float] = field(default_factory=list)  # one figure per scale
+    device: str = "cpu"
+    precision: str = "float32"
+
+
+def to_tensor(img: Image.Image, device: torch.device) -> Tensor:
+    arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
+
+
+def to_image(tensor: Tensor) -> Image.Image:
+    arr = tensor.detach().float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray((arr * 255.0 + 0.5).astype(np.uint8), "RGB")
+
+
+def resize(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    return img if img.size == size else img.resize(size, Image.Resampling.LANCZOS)
+
+
+class Encoder:
+    """The frozen network plus how to run it: device, autocast precision and memory layout."""
+
+    def __init__(self, net: VGGFeatures, device: torch.device, dtype: torch.dtype) -> None:
+        self.device, self.dtype = device, dtype
+        self.channels_last = True
+        self.net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+    def autocast(self) -> AbstractContextManager[object]:
+        if self.dtype == torch.float32:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def __call__(self, image: Tensor, layers: list[str]) -> dict[str, Tensor]:
+        with self.autocast():
+            return self.net(image.contiguous(memory_format=torch.channels_last), layers)
+
+
+def check_memory(plan: Plan, opts: QualityOptions, device: torch.device) -> None:
+    finest = plan.scales[-1]
+    deepest = max([opts.content_layer, *opts.style_layers], key=lambda n: (int(n[4]), int(n[6])))
+    budget = opts.memory_limit or available_bytes(device.type)
+    need = estimate_bytes(
+        finest.size[0] * finest.size[1],
+        arch=opts.backbone,
+        deepest=deepest,
+        optimizer=opts.optimizer,
+        history=opts.history_size,
+    )
+    if need > budget:
+        largest = largest_long_side(
+            budget,
+            finest.size,
+            arch=opts.backbone,
+            deepest=deepest,
+            optimizer=opts.optimizer,
+            history=opts.history_size,
+        )
+        raise MemoryLimitError(
+            f"a {finest.size[0]}×{finest.size[1]} painting needs about {need / 2**30:.1f} GiB but "
+            f"{budget / 2**30:.1f} GiB is available; the largest size that fits is {largest} px "
+            f"(long side)",
+            largest_size=largest,
+        )
+
+
+def style_targets(
+    encoder: Encoder, styles: list[Style], scale: Scale, opts: QualityOptions
+) -> dict[str, Tensor]:
+    """The blended Gram targets for this scale: each style seen at ``style_scale`` × the long side."""
+    side = min(MAX_STYLE_SIDE, max(16, round(scale.long_side * opts.style_scale)))
+    grams = []
+    with torch.no_grad():
+        for style in styles:
+            img = resize(style.image, fit(style.image.size, side))
+            feats = encoder(to_tensor(img, encoder.device), list(opts.style_layers))
+            grams.append({k: gram(v) for k, v in feats.items()})
+    return blend_grams(grams, [s.weight for s in styles])
+
+
+def initial_image(opts: QualityOptions, content: Tensor, generator: torch.Generator) -> Tensor:
+    if isinstance(opts.init, str) and opts.init == "content":
+        return content.clone()
+    if isinstance(opts.init, str) and opts.init == "noise":
+        noise = torch.rand(content.shape, generator=generator)
+        return noise.to(content.device)
+    img = load_image(opts.init, name=f"init image {opts.init}" if isinstance(opts.init, str) else None)
+    return to_tensor(resize(img, (content.shape[3], content.shape[2])), content.device)
+
+
+def make_optimizer(opts: QualityOptions, params: list[Tensor]) -> torch.optim.Optimizer:
+    if opts.optimizer == "lbfgs":
+        return torch.optim.LBFGS(params, lr=opts.lr, max_iter=1, history_size=opts.history_size)
+    return torch.optim.Adam(params, lr=opts.lr)
+
+
+class Timer:
+    """Seconds per iteration per pixel, for ETAs that account for scales of different sizes."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.rate: float | None = None  # seconds per iteration per pixel
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def update(self, seconds: float, pixels: int) -> None:
+        sample = seconds / pixels
+        self.rate = sample if self.rate is None else 0.7 * self.rate + 0.3 * sample
+
+    def eta(self, remaining_pixel_steps: float) -> float | None:
+        return None if self.rate is None else self.rate * remaining_pixel_steps
+
+
+class Objective:
+    """Content, style and TV losses of one scale, evaluated from one shared encoder pass."""
+
+    def __init__(
+        self, encoder: Encoder, content: Tensor, styles: list[Style], scale: Scale, opts: QualityOptions
+    ):
+        self.encoder, self.opts = encoder, opts
+        self.layers = sorted({opts.content_layer, *opts.style_layers})
+        with torch.no_grad():
+            target = encoder(content, [opts.content_layer])[opts.content_layer]
+        self.content = ContentLoss(opts.content_layer, target)
+        self.style = StyleLoss(style_targets(encoder, styles, scale, opts), opts.layer_weights)
+
+    def __call__(self, image: Tensor) -> tuple[Tensor, dict[str, float]]:
+        feats = self.encoder(image, self.layers)
+        c, s, t = self.content(feats), self.style(feats), tv_loss(image)
+        total = self.opts.content_weight * c + self.opts.style_weight * s + self.opts.tv_weight * t
+        parts = {"content": c.item(), "style": s.item(), "tv": t.item(), "total": total.item()}
+        return total, parts
+
+
+@dataclass
+class ScaleOutcome:
+    best: Tensor
+    losses: dict[str, float]
+    seconds_per_iteration: float
+    cancelled: bool
+
+
+class Run:
+    """State shared across the scales of one painting: progress counters, timer, reporting."""
+
+    def __init__(
+        self, plan: Plan, opts: QualityOptions, report: ProgressCallback, cancel: CancelToken | None
+    ):
+        self.plan, self.opts, self.report, self.cancel = plan, opts, report, cancel
+        self.timer = Timer()
+        self.step = 0
+        self.remaining = sum(s.iterations * s.size[0] * s.size[1] for s in plan.scales)
+
+    def paint(self, index: int, scale: Scale, image: Tensor, objective: Objective) -> ScaleOutcome:
+        """Optimise ``image`` at one scale; return the best image seen (lowest total loss)."""
+        image = image.detach().requires_grad_(True)
+        optimizer = make_optimizer(self.opts, [image])
+        pixels = scale.size[0] * scale.size[1]
+        losses: dict[str, float] = {}
+
+        def closure() -> Tensor:
+            nonlocal losses
+            with torch.no_grad():
+                image.clamp_(0, 1)
+            optimizer.zero_grad()
+            total, losses = objective(image)
+            total.backward()
+            return total
+
+        best, best_loss, done = image.detach().clone(), float("inf"), 0
+        start = time.perf_counter()
+        for it in range(1, scale.iterations + 1):
+            if self.cancel is not None and self.cancel.cancelled:
+                break
+            tick = time.perf_counter()
+            before = image.detach().clone()
+            optimizer.step(closure)  # type: ignore[arg-type] # evaluates the losses of `before`, then moves
+            if not np.isfinite(losses["total"]):
+                raise OptionsError(
+                    "the optimisation diverged (loss is not finite); try a smaller learning rate"
+                )
+            if losses["total"] < best_loss:
+                best, best_loss, best_losses = before, losses["total"], dict(losses)
+            done, self.step = it, self.step + 1
+            self.timer.update(time.perf_counter() - tick, pixels)
+            self.remaining -= pixels
+            self.report(
+                IterationEvent(
+                    index,
+                    len(self.plan.scales),
+                    scale.size,
+                    it,
+                    scale.iterations,
+                    self.step,
+                    self.plan.steps,
+                    dict(losses),
+                    self.timer.elapsed(),
+                    self.timer.eta(self.remaining),
+                )
+            )
+            if self.opts.preview_every and self.step % self.opts.preview_every == 0:
+                self.report(PreviewEvent(self.step, to_image(image)))
+        cancelled = done < scale.iterations
+        with torch.no_grad():
+            image.clamp_(0, 1)
+            _, final_losses = objective(image)
+        if not done or final_losses["total"] <= best_loss:
+            best, best_losses = image.detach().clone(), final_losses
+        return ScaleOutcome(best, best_losses, (time.perf_counter() - start) / max(done, 1), cancelled)
+
+
+def run_quality(
+    content: Image.Image,
+    styles: list[Style],
+    options: QualityOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> QualityResult:
+    """Paint ``content`` in the blended ``styles``. See :class:`QualityOptions` for the knobs."""
+    opts = options or QualityOptions()
+    if not styles:
+        raise OptionsError("at least one style image is needed")
+    device = select_device(opts.device)
+    dtype = select_dtype(opts.precision, device)
+    plan = make_plan(
+        content.size,
+        opts.size,
+        opts.final_iterations,
+        multiscale=opts.multiscale,
+        min_size=opts.min_size,
+        ratio=opts.scale_ratio,
+    )
+    check_memory(plan, opts, device)
+    run = Run(plan, opts, progress or (lambda _e: None), cancel)
+    run.report(StageEvent("loading", f"loading {opts.backbone} on {device.type}"))
+    encoder = Encoder(load_backbone(opts.backbone, opts.pooling, opts.weights), device, dtype)
+    seed = opts.seed if opts.seed is not None else int(time.time_ns() % 2**63)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+
+    image: Tensor | None = None
+    outcome: ScaleOutcome | None = None
+    per_iteration: list[float] = []
+    for index, scale in enumerate(plan.scales, start=1):
+        where = f"scale {index}/{len(plan.scales)}: {scale.size[0]}×{scale.size[1]}"
+        run.report(StageEvent("analysing style", where))
+        content_t = to_tensor(resize(content, scale.size), device)
+        objective = Objective(encoder, content_t, styles, scale, opts)
+        if image is None:
+            image = initial_image(opts, content_t, generator)
+        else:  # coarse to fine: start from the previous result, upsampled
+            image = F.interpolate(image, size=(scale.size[1], scale.size[0]), mode="bicubic").clamp(0, 1)
+        run.report(StageEvent("painting", where))
+        outcome = run.paint(index, scale, image, objective)
+        per_iteration.append(outcome.seconds_per_iteration)
+        image = outcome.best
+        if outcome.cancelled:
+            break
+
+    if outcome is None or (outcome.cancelled and run.step == 0):
+        raise Cancelled("cancelled before the first iteration")
+    final = to_image(outcome.best)
+    if final.size != plan.scales[-1].size:  # cancelled at a coarse scale: deliver the requested size
+        final = final.resize(plan.scales[-1].size, Image.Resampling.BICUBIC)
+    run.report(DoneEvent(run.timer.elapsed(), dict(outcome.losses), outcome.cancelled))
+    return QualityResult(
+        final,
+        outcome.losses,
+        plan,
+        run.timer.elapsed(),
+        outcome.cancelled,
+        per_iteration,
+        device.type,
+        str(dtype).removeprefix("torch."),
+    )

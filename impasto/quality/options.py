@@ -1,0 +1,114 @@
+"""Every knob of the quality engine, with defaults that give a good picture in one go."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from PIL import Image
+
+from ..errors import OptionsError
+from .backbones import BACKBONES, layer_names
+
+STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise")
+
+
+@dataclass
+class QualityOptions:
+    """Options of :func:`impasto.quality.run_quality` (also accepted by :func:`impasto.stylize`)."""
+
+    size: int = 512  # long side of the output, px
+    iterations: int | None = None  # at the finest scale; None: 40 multi-scale, 300 single-scale
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 2.0
+    content_layer: str = "conv4_2"
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] | None = None  # None: equal
+    style_scale: float = 1.0  # style image seen at this multiple of the output's long side
+    pooling: str = "max"
+    init: str | Image.Image = "content"  # "content", "noise", or an image (path or PIL)
+    optimizer: str = "lbfgs"
+    learning_rate: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
+    history_size: int = 50  # L-BFGS memory
+    seed: int | None = 0
+    backbone: str = "vgg16"
+    weights: str | None = None  # weights file for vgg19
+    device: str = "auto"
+    precision: str = "auto"
+    multiscale: bool = True
+    min_size: int = 128  # coarsest scale's long side
+    scale_ratio: float = math.sqrt(2)
+    preview_every: int = 0  # emit a preview every N iterations (0: never)
+    memory_limit: int | None = None  # bytes; None: what the machine has free
+
+    def __post_init__(self) -> None:
+        self.style_layers = tuple(self.style_layers)
+        if self.size < 16 or self.size > 16384:
+            raise OptionsError(f"size must be between 16 and 16384 px, not {self.size}")
+        if self.iterations is not None and not 1 <= self.iterations <= 100_000:
+            raise OptionsError(f"iterations must be between 1 and 100000, not {self.iterations}")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise OptionsError(f"{name.replace('_', ' ')} must be a non-negative number, not {value}")
+        if self.content_weight == 0 and self.style_weight == 0:
+            raise OptionsError("content weight and style weight cannot both be 0")
+        if not 0.05 <= self.style_scale <= 8:
+            raise OptionsError(f"style scale must be between 0.05 and 8, not {self.style_scale}")
+        if self.optimizer not in OPTIMIZERS:
+            raise OptionsError(f"unknown optimizer {self.optimizer!r}: use lbfgs or adam")
+        if isinstance(self.init, str) and self.init not in INITS and not self.init:
+            raise OptionsError("init must be content, noise or an image")
+        if self.backbone not in BACKBONES:
+            raise OptionsError(f"unknown backbone {self.backbone!r}: use {' or '.join(BACKBONES)}")
+        names = layer_names(self.backbone)
+        for layer in (self.content_layer, *self.style_layers):
+            if layer not in names:
+                raise OptionsError(
+                    f"unknown layer {layer!r} for {self.backbone}: use one of {', '.join(names)}"
+                )
+        if not self.style_layers:
+            raise OptionsError("at least one style layer is needed")
+        if self.style_layer_weights is not None:
+            self.style_layer_weights = tuple(float(w) for w in self.style_layer_weights)
+            if len(self.style_layer_weights) != len(self.style_layers):
+                raise OptionsError(
+                    f"{len(self.style_layer_weights)} style layer weights for {len(self.style_layers)} layers"
+                )
+            if any(w < 0 for w in self.style_layer_weights) or sum(self.style_layer_weights) <= 0:
+                raise OptionsError("style layer weights must be non-negative and not all zero")
+        if self.learning_rate is not None and not (0 < self.learning_rate <= 100):
+            raise OptionsError(f"learning rate must be in (0, 100], not {self.learning_rate}")
+        if self.pooling not in ("max", "avg"):
+            raise OptionsError(f"unknown pooling {self.pooling!r}: use max or avg")
+        if self.precision not in ("auto", "float32", "bfloat16"):
+            raise OptionsError(f"unknown precision {self.precision!r}: use auto, float32 or bfloat16")
+        if not self.min_size >= 16:
+            raise OptionsError("min size must be at least 16 px")
+        if self.scale_ratio <= 1.05:
+            raise OptionsError("scale ratio must be above 1.05")
+        if self.preview_every < 0:
+            raise OptionsError("preview_every must be 0 (off) or a positive number of iterations")
+        if not 1 <= self.history_size <= 1000:
+            raise OptionsError("history size must be between 1 and 1000")
+
+    @property
+    def final_iterations(self) -> int:
+        if self.iterations is not None:
+            return self.iterations
+        return 40 if self.multiscale else 300
+
+    @property
+    def layer_weights(self) -> dict[str, float]:
+        weights = self.style_layer_weights or (1.0,) * len(self.style_layers)
+        total = sum(weights)
+        return {name: w / total for name, w in zip(self.style_layers, weights, strict=True)}
+
+    @property
+    def lr(self) -> float:
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return 1.0 if self.optimizer == "lbfgs" else 0.02
