@@ -12,7 +12,7 @@ from PIL import Image
 
 import impasto
 from impasto.errors import Cancelled, OptionsError
-from impasto.fast import FastOptions, blend_vectors, networks, run_fast, style_square, style_vector
+from impasto.fast import FastOptions, blend_vectors, load_networks, run_fast, style_square, style_vector
 from impasto.fast.weights import PREDICT_FILE, TRANSFORM_FILE, model_path
 from impasto.progress import CancelToken, DoneEvent, IterationEvent
 from impasto.styles import Style
@@ -65,7 +65,7 @@ def _content_384() -> np.ndarray:
 
 
 def _ours(content: np.ndarray, vec: np.ndarray, tile: int | None = None) -> np.ndarray:
-    _, transformer, _ = networks("cpu")
+    _, transformer, _ = load_networks("cpu")
     x = torch.from_numpy(content).permute(2, 0, 1)[None].contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         out = transformer(x, torch.from_numpy(vec.reshape(1, -1)), tile)

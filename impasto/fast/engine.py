@@ -68,7 +68,7 @@ def _networks(device: torch.device, dtype: torch.dtype) -> tuple[StylePredictor,
     return predictor.to(device), transformer, digest
 
 
-def networks(device: str = "cpu") -> tuple[StylePredictor, Transformer, str]:
+def load_networks(device: str = "cpu") -> tuple[StylePredictor, Transformer, str]:
     """The float predictor and transformer (cached per device) and the predictor's ONNX SHA-256."""
     dev = select_device(device)
     return _networks(dev, torch.float32)
@@ -95,7 +95,7 @@ def image_key(img: Image.Image) -> str:
 
 def style_vector(img: Image.Image, device: str = "cpu") -> np.ndarray:
     """The 100-d style vector of an image, cached on disk by its pixels' SHA-256."""
-    predictor, _, digest = networks(device)
+    predictor, _, digest = load_networks(device)
     path = cache_dir("fast", "vectors", digest[:16]) / f"{image_key(img)}.npy"
     if path.is_file():
         try:

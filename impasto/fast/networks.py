@@ -233,7 +233,10 @@ class Transformer(nn.Module):
                 piece = conv(_window(x, rows, cols, up))[:, :out_channels]
             if layer.norm:
                 stats.add(piece)
-            out[:, :, r0:r1, c0:c1] = piece
+            if (r1 - r0, c1 - c0) == (out_h, out_w):
+                out = piece.contiguous(memory_format=_layout(x))  # one tile: no copy
+            else:
+                out[:, :, r0:r1, c0:c1] = piece
             if step is not None:
                 step()
         if layer.norm:
@@ -260,17 +263,17 @@ class _Moments:
         self.sum_sq: Tensor | float = 0.0
 
     def add(self, piece: Tensor) -> None:
-        n = piece.shape[2] * piece.shape[3]
-        piece = piece.float()
-        self.sum = self.sum + piece.mean(dim=(2, 3)).double() * n
-        self.sum_sq = self.sum_sq + piece.square().mean(dim=(2, 3)).double() * n
-        self.count += n
+        # (pixels, channels) view: channels-last maps reduce along contiguous rows (fast path)
+        rows = piece.float().permute(0, 2, 3, 1).reshape(-1, piece.shape[1])
+        self.sum = self.sum + rows.sum(dim=0).double()
+        self.sum_sq = self.sum_sq + rows.square().sum(dim=0).double()
+        self.count += rows.shape[0]
 
     def result(self) -> tuple[Tensor, Tensor]:
         assert isinstance(self.sum, Tensor) and isinstance(self.sum_sq, Tensor)
         mean = self.sum / self.count
         var = (self.sum_sq / self.count - mean * mean).clamp_min(0.0)
-        return mean.float(), var.float()
+        return mean.float()[None], var.float()[None]
 
 
 def _layout(x: Tensor) -> torch.memory_format:

@@ -136,11 +136,11 @@ def style(name: str, weight: float = 1.0) -> Style:
 
 def style_vector(name: str) -> np.ndarray:
     """The painting's style vector: precomputed when it matches the installed predictor."""
-    from ..fast import networks
+    from ..fast import load_networks
     from ..fast import style_vector as compute
 
     entry = get(name)
-    _, _, digest = networks("cpu")
+    _, _, digest = load_networks("cpu")
     if entry.vector is not None and entry.predictor_sha256 == digest:
         return np.asarray(entry.vector, dtype=np.float32)
     return compute(entry.image())
@@ -157,7 +157,7 @@ def add_style(
     replace: bool = False,
 ) -> GalleryStyle:
     """Save ``image`` into the user gallery as ``name`` (kebab-case) and precompute its vector."""
-    from ..fast import networks
+    from ..fast import load_networks
     from ..fast import style_vector as compute
 
     if not NAME_PATTERN.match(name):
@@ -176,7 +176,7 @@ def add_style(
         atomic_write_bytes(folder / file, encode_image(picture, "PNG"))
     except OSError as exc:
         raise ImageError(f"{folder / file}: cannot write ({exc.strerror or exc})") from None
-    _, _, digest = networks("cpu")
+    _, _, digest = load_networks("cpu")
     vec = compute(picture)
     entry = GalleryStyle(
         name=name, title=title or name.replace("-", " ").title(), artist=artist, year=str(year),

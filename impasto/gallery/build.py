@@ -17,11 +17,11 @@ PAINTINGS = {
 
 
 def main() -> None:
-    from ..fast import networks, style_vector
+    from ..fast import load_networks, style_vector
     from ..imageio import load_image
 
     folder = builtin_dir()
-    _, _, digest = networks("cpu")
+    _, _, digest = load_networks("cpu")
     styles = {}
     for name, (title, artist, year, licence) in PAINTINGS.items():
         file = f"{name}.jpg"
