@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
@@ -129,6 +130,16 @@ def message_for(exc: Exception) -> str:
     return str(exc)
 
 
+def _methods(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        other, _ = route.matches(request.scope)
+        if Match.NONE not in (match,) or other != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return methods
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -199,7 +210,10 @@ def create_app(
             from .pages import error_page
 
             return error_page(request, "There is nothing at this address.", 404)
-        return _json(exc.status_code, exc.detail, "http_error", dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # list every method of the path, not just one route's
+            headers["Allow"] = ", ".join(sorted(_methods(request)))
+        return _json(exc.status_code, exc.detail, "http_error", headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
