@@ -1,7 +1,8 @@
-"""The style gallery as the service sees it: the package's built-in styles plus styles users saved.
+"""The style gallery as the service sees it: :mod:`impasto.gallery`'s styles plus styles saved on the web.
 
-Built-in styles come from :mod:`impasto.gallery` (when it is installed and has any); saved styles
-are rows in ``saved_styles`` pointing at blobs, so every node sees the same gallery.
+Package styles (built-in, and any added with ``impasto styles add`` on this machine) are passed to
+the engine by name; styles saved through the web app are rows in ``saved_styles`` pointing at
+blobs, so every node of a deployment sees the same ones.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def builtin_styles() -> list[GalleryEntry]:
     for item in gallery.list_styles():
         name = str(_field(item, "name"))
         title = _field(item, "title") or name.replace("-", " ").title()
-        entries.append(GalleryEntry(name, str(title), True, artist=_field(item, "artist")))
+        builtin = bool(_field(item, "builtin", True))  # CLI-added styles of this machine are not
+        entries.append(GalleryEntry(name, str(title), builtin, artist=_field(item, "artist")))
     return entries
 
 

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 pytestmark = pytest.mark.slow
+ALL_IMAGES_LOADED = "() => [...document.images].every(i => i.complete && i.naturalWidth > 0)"
 
 
 def photo(path: Path) -> Path:
@@ -38,6 +39,7 @@ def test_paint_rate_and_find_in_history(live_server: str, page: Any, shot: Any, 
     assert first_style.locator("input").is_checked()
     style_name = first_style.locator("input").get_attribute("value")
     page.locator("select[name=size]").select_option("384")
+    page.wait_for_function(ALL_IMAGES_LOADED)
     shot(page, "1-create")
 
     page.click("#paint")
@@ -51,7 +53,7 @@ def test_paint_rate_and_find_in_history(live_server: str, page: Any, shot: Any, 
     shot(page, "2-job")
 
     page.wait_for_url(f"{live_server}/jobs/{job_id}/result", timeout=15_000)
-    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(ALL_IMAGES_LOADED)
     size = page.locator(".compare img.after").evaluate("i => [i.naturalWidth, i.naturalHeight]")
     assert max(size) == 384
     page.locator("#slider").fill("20")
@@ -68,7 +70,7 @@ def test_paint_rate_and_find_in_history(live_server: str, page: Any, shot: Any, 
     page.select_option("select[name=rating]", "4")
     page.click("form.filters button")
     page.locator(f"article[data-job='{job_id}']").wait_for()
-    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(ALL_IMAGES_LOADED)
     shot(page, "4-history")
 
 
