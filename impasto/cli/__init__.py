@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "impasto.cli.weights",
     "impasto.cli.gallery",
     "impasto.cli.serve",
+    "impasto.cli.worker",
 ]
 
 EXIT_USAGE = 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -32,17 +31,23 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ..service import logs
     from ..service.config import Settings
     from ..web import create_app
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.setup(args.log_level, node="web")  # JSON lines (IMPASTO_LOG_FORMAT=text: plain)
     settings = Settings.from_env(
         data_dir=args.data_dir, fast_workers=args.fast_workers, quality_workers=args.quality_workers
     )
     os.environ.setdefault("IMPASTO_MAX_PIXELS", str(settings.max_pixels))
     app = create_app(settings)
     print(f"Impasto is serving on http://{args.host}:{args.port}/ (API docs: /docs); Ctrl+C stops it")
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=15)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=None,  # uvicorn's lines go through the same structured handler
+        timeout_graceful_shutdown=15,
+    )
     return 0

@@ -52,6 +52,11 @@ class Settings:
     url_max_redirects: int = 3
     sync_timeout: float = 120.0  # POST /stylize waits at most this long for a job
     preview_interval: float = 0.5  # seconds between persisted previews
+    broker_url: str | None = None  # Redis: jobs go to Celery workers (impasto worker), not in-process
+    blob_dir: Path | None = None  # images in this (shared) directory instead of data_dir/blobs
+    blob_store: str = "auto"  # "files", "database", or "auto": database when a broker is set
+    visibility_timeout: float = 900.0  # seconds before a dead worker's job is redelivered
+    lease_seconds: float = 30.0  # a running job's lease in Redis, renewed every third of it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,6 +77,12 @@ class Settings:
             quality_workers=_env_int("IMPASTO_QUALITY_WORKERS", cls.quality_workers),
             jobs_per_minute=_env_float("IMPASTO_JOBS_PER_MINUTE", cls.jobs_per_minute),
             jobs_burst=_env_int("IMPASTO_JOBS_BURST", cls.jobs_burst),
+            max_attempts=_env_int("IMPASTO_MAX_ATTEMPTS", cls.max_attempts),
+            broker_url=os.environ.get("IMPASTO_BROKER_URL") or None,
+            blob_dir=Path(os.environ["IMPASTO_BLOB_DIR"]) if os.environ.get("IMPASTO_BLOB_DIR") else None,
+            blob_store=os.environ.get("IMPASTO_BLOB_STORE") or cls.blob_store,
+            visibility_timeout=_env_float("IMPASTO_VISIBILITY_TIMEOUT", cls.visibility_timeout),
+            lease_seconds=_env_float("IMPASTO_LEASE_SECONDS", cls.lease_seconds),
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
+from .blobdb import make_store
 from .config import Settings, redact_url
 from .db import Database
 from .jobs import JobContext, Stylize
 from .pool import WorkerPool
 from .ratelimit import RateLimiter
-from .store import FileStore
 from .urlfetch import UrlFetcher
+
+if TYPE_CHECKING:
+    from .distributed import Dispatcher
 
 log = logging.getLogger("impasto.service")
 
@@ -30,7 +34,7 @@ class Runtime:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.db_url)
-        self.store = FileStore(settings.data_dir / "blobs")
+        self.store = make_store(settings, self.db)
         self.ctx = JobContext(
             self.db,
             self.store,
@@ -38,6 +42,11 @@ class Runtime:
             max_pixels=settings.max_pixels,
             preview_interval=settings.preview_interval,
         )
+        self.dispatcher: Dispatcher | None = None  # with a broker, jobs go to Celery workers (impasto worker)
+        if settings.broker_url:
+            from .distributed import Dispatcher
+
+            self.dispatcher = Dispatcher(settings, self.db)
         self.pool = (
             WorkerPool(
                 self.ctx,
@@ -45,7 +54,7 @@ class Runtime:
                 quality_workers=settings.quality_workers,
                 max_attempts=settings.max_attempts,
             )
-            if workers
+            if workers and self.dispatcher is None
             else None
         )
         self.fetcher = fetcher or UrlFetcher(
@@ -63,12 +72,18 @@ class Runtime:
         self.db.migrate()
         if self.pool is not None:
             self.pool.start()
+        if self.dispatcher is not None:
+            self.dispatcher.start()
 
     def stop(self) -> None:
         if self.pool is not None:
             self.pool.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.close()
         self.db.dispose()
 
     def submit(self, job_id: str, mode: str) -> None:
-        if self.pool is not None:
+        if self.dispatcher is not None:
+            self.dispatcher.submit(job_id, mode)
+        elif self.pool is not None:
             self.pool.submit(job_id, mode)

@@ -400,12 +400,15 @@ def health() -> HealthOut:
 
 @router.get("/health/ready", response_model=HealthOut, tags=["health"], responses={503: {"model": HealthOut}})
 def ready(rt: RT) -> JSONResponse:
-    """Ready to take jobs: database reachable, blob store writable, workers alive."""
+    """Ready to take jobs: database reachable, blob store writable, workers alive (or, with
+    Celery workers, the broker reachable)."""
     checks = {
         "database": rt.db.ping(),
         "store": rt.store.writable(),
         "workers": rt.pool.alive if rt.pool is not None else True,
     }
+    if rt.dispatcher is not None:  # jobs run on Celery workers: the broker must answer
+        checks["broker"] = rt.dispatcher.ping()
     ok = all(checks.values())
     out = HealthOut(status="ready" if ok else "not ready", version=__version__, checks=checks)
     return JSONResponse(out.model_dump(), status_code=200 if ok else 503)

@@ -15,9 +15,11 @@ from typing import Any
 
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 
 from ..errors import ImpastoError, OptionsError
 from ..service import gallery
+from ..service.distributed import QueueUnavailable
 from ..service.jobs import JobOptions, StyleRef, create_job, resolve_style, store_image
 from ..service.models import Job
 from ..service.runtime import Runtime
@@ -183,9 +185,21 @@ def submit(rt: Runtime, sub: Submission, client: str, *, parent_id: str | None =
         )
         for sha, name in stored
     ]
-    for job in jobs:
-        rt.submit(job.id, job.mode)
+    queue(rt, jobs)
     return jobs
+
+
+def queue(rt: Runtime, jobs: list[Job]) -> None:
+    """Hand the jobs to the workers. A broker that is down fails them all (with the reason) and
+    answers 503, so no job is left half-queued."""
+    try:
+        for job in jobs:
+            rt.submit(job.id, job.mode)
+    except QueueUnavailable as exc:
+        if rt.dispatcher is not None:
+            for job in jobs:
+                rt.dispatcher.fail(job.id)
+        raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from exc
 
 
 def again(rt: Runtime, source: Job, changes: Mapping[str, Any], client: str) -> Job:
@@ -211,5 +225,5 @@ def again(rt: Runtime, source: Job, changes: Mapping[str, Any], client: str) -> 
         options=options,
         parent_id=source.id,
     )
-    rt.submit(job.id, job.mode)
+    queue(rt, [job])
     return job

@@ -1,0 +1,206 @@
+"""Scale-out (issue 5): the web node enqueues, Celery workers run the same jobs, over real Redis and
+PostgreSQL on loopback. End to end with the real engine, then faults and load with a stand-in
+engine whose timing is known (``tests/scale_engine.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from scale_support import *  # noqa: F403
+from scale_support import Cluster, RedisServer, kill_group
+from service_support import *  # noqa: F403
+from service_support import png
+from sqlalchemy import func, select
+
+from impasto.service.blobdb import DbStore, make_store, store_kind
+from impasto.service.celery_app import WorkerNode
+from impasto.service.config import Settings
+from impasto.service.db import Database
+from impasto.service.jobs import JobOptions, StyleRef, create_job, get_job
+from impasto.service.models import Job, JobEvent, Status
+from impasto.service.store import BlobNotFound, FileStore
+
+pytestmark = pytest.mark.scale
+FAKE = {"IMPASTO_ENGINE": "scale_engine:stylize"}
+MakeCluster = Callable[..., Cluster]
+
+
+def sse(cluster: Cluster, job_id: str, timeout: float = 120) -> list[dict[str, Any]]:
+    """Every event of a job, read live from its Server-Sent Events stream until it ends."""
+    events: list[dict[str, Any]] = []
+    with cluster.http.stream("GET", f"/api/v1/jobs/{job_id}/events", timeout=timeout) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+            if line.startswith("event: end"):
+                break
+    return events
+
+
+def status_events(db: Database, job_id: str) -> list[str]:
+    with db.session() as s:
+        rows = s.scalars(
+            select(JobEvent.data)
+            .where(JobEvent.job_id == job_id, JobEvent.kind == "status")
+            .order_by(JobEvent.id)
+        )
+        return [r["status"] for r in rows]
+
+
+# --- the shared blob store -------------------------------------------------------------------
+
+
+def test_db_store_is_content_addressed_and_shared_between_nodes(db_url: str) -> None:
+    one, two = Database(db_url), Database(db_url)  # two nodes, one database
+    one.migrate()
+    a, b = DbStore(one), DbStore(two)
+    sha = a.put(b"hello")
+    assert sha == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+    assert b.get(sha) == b"hello" and b.exists(sha) and b.put(b"hello") == sha
+    for bad in ["../../etc/passwd", "a" * 63, "A" * 64, ""]:
+        with pytest.raises(BlobNotFound):
+            b.get(bad)
+        assert not b.exists(bad)
+        b.delete(bad)
+    with ThreadPoolExecutor(4) as pool:  # racing puts of the same bytes all succeed
+        assert set(pool.map(lambda s: s.put(b"x" * 1000), [a, b, a, b])) == {a.put(b"x" * 1000)}
+    b.delete(sha)
+    assert not a.exists(sha)
+    with pytest.raises(BlobNotFound):
+        a.get(sha)
+    assert a.writable()
+    one.dispose()
+    two.dispose()
+
+
+def test_store_choice_follows_the_settings(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    embedded = Settings(data_dir=tmp_path)
+    assert store_kind(embedded) == "files" and isinstance(make_store(embedded, db), FileStore)
+    broker = Settings(data_dir=tmp_path, broker_url="redis://127.0.0.1:1/0")
+    assert isinstance(make_store(broker, db), DbStore)
+    shared = Settings(data_dir=tmp_path, broker_url="redis://127.0.0.1:1/0", blob_dir=tmp_path / "nfs")
+    store = make_store(shared, db)
+    assert isinstance(store, FileStore) and store.root == tmp_path / "nfs"
+    with pytest.raises(ValueError):
+        store_kind(Settings(blob_store="s3"))
+
+
+def test_a_job_whose_worker_was_lost_runs_again_then_fails_after_max_attempts(db_url: str) -> None:
+    settings = Settings(database_url=db_url, broker_url="redis://127.0.0.1:1/0", max_attempts=2)
+    node = WorkerNode(settings)
+    node.db.migrate()
+    opts = JobOptions(mode="quality")
+    job = create_job(node.db, content_sha="0" * 64, style=StyleRef("starry-night"), options=opts)
+    assert node.reclaim(job.id)  # queued: ready to run
+    with node.db.session() as s:
+        s.get(Job, job.id).status, s.get(Job, job.id).attempts = "running", 1  # type: ignore[union-attr]
+    assert node.reclaim(job.id)  # lost once: queued again
+    assert get_job(node.db, job.id).status == "queued"
+    with node.db.session() as s:
+        s.get(Job, job.id).status, s.get(Job, job.id).attempts = "running", 2  # type: ignore[union-attr]
+    assert not node.reclaim(job.id)
+    lost = get_job(node.db, job.id)
+    assert lost.status == "failed" and lost.error == "its worker was lost 2 times; not retried"
+    assert status_events(node.db, job.id)[-2:] == ["queued", "failed"]
+    assert not node.reclaim(job.id)  # finished: a late redelivery does nothing
+    node.db.dispose()
+
+
+# --- end to end ------------------------------------------------------------------------------
+
+
+def test_end_to_end_fast_and_quality_jobs_on_two_workers_with_live_progress(
+    cluster_factory: MakeCluster, pg_url: str, redis_server: RedisServer
+) -> None:
+    """The real engine, tiny sizes: one worker takes only the fast queue, the other both."""
+    cluster = cluster_factory(pg_url, redis_server.url, IMPASTO_VISIBILITY_TIMEOUT="120")
+    cluster.start_server()
+    cluster.start_worker("fast")
+    cluster.start_worker("quality,fast")
+    ready = cluster.http.get("/api/v1/health/ready").json()
+    assert ready["checks"] == {"database": True, "store": True, "workers": True, "broker": True}
+
+    quality = cluster.create("quality", iterations=12)
+    fast = [cluster.create("fast") for _ in range(3)]
+    events = sse(cluster, quality["id"])  # live, from the first event
+    kinds = [e.get("kind") for e in events]
+    assert kinds[0] == "status" and "stage" in kinds and "iteration" in kinds and "preview" in kinds
+    assert events[-1] == {**events[-1], "kind": "status", "status": "succeeded"}
+    preview = next(e for e in events if e.get("kind") == "preview")
+    pic = cluster.http.get(preview["url"])  # written by a worker, served by the web node
+    assert pic.status_code == 200 and pic.headers["content-type"] == "image/jpeg"
+
+    done = cluster.wait_done([quality["id"], *(j["id"] for j in fast)], 120)
+    assert {j["status"] for j in done.values()} == {"succeeded"}, done
+    assert all(j["attempts"] == 1 for j in done.values())
+    result = cluster.http.get(f"/api/v1/jobs/{fast[0]['id']}/images/result")
+    assert Image.open(io.BytesIO(result.content)).size == (64, 43)
+    assert cluster.http.put(f"/api/v1/jobs/{fast[0]['id']}/rating", json={"rating": 5}).status_code == 200
+
+    # cancelling reaches the job on its worker
+    long = cluster.create("quality", iterations=2000)
+    cluster.wait(lambda: cluster.job(long["id"])["status"] == "running", 60, "the long job to start")
+    assert cluster.http.post(f"/api/v1/jobs/{long['id']}/cancel").status_code == 202
+    cancelled = cluster.wait_done([long["id"]], 30)[long["id"]]
+    assert cancelled["status"] == "cancelled" and cancelled["result"] is None
+
+
+def test_kill_9_of_a_worker_mid_job_the_job_completes_on_the_other_once(
+    cluster_factory: MakeCluster, pg_url: str, redis_server: RedisServer
+) -> None:
+    """The quality job (9 s) outlives the visibility timeout (6 s) too: the live lease keeps a
+    redelivery from running it twice while its worker is alive."""
+    cluster = cluster_factory(pg_url, redis_server.url, SCALE_STEP_QUALITY="0.3", **FAKE)
+    cluster.start_server()
+    workers = [cluster.start_worker(), cluster.start_worker()]
+    job = cluster.create("quality", iterations=30)
+
+    def runner_pid() -> int | None:
+        for e in sse_now(cluster, job["id"]):
+            if e.get("kind") == "stage" and str(e.get("message", "")).startswith("pid "):
+                return int(e["message"][4:])
+        return None
+
+    pid = cluster.wait(runner_pid, 60, "the job to start on a worker")
+    cluster.wait(lambda: cluster.job(job["id"])["fraction"] > 0.2, 30, "the job to be well under way")
+    victim = next(w for w in workers if os.getpgid(pid) == w.pid)
+    kill_group(victim)
+    done = cluster.wait_done([job["id"]], 90)[job["id"]]
+    assert done["status"] == "succeeded" and done["attempts"] == 2, done
+    db = Database(pg_url)
+    statuses = status_events(db, job["id"])
+    assert statuses.count("succeeded") == 1 and statuses.count("running") == 2, statuses
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Job)) == 1
+    pids = {e["message"] for e in sse_now(cluster, job["id"]) if e.get("kind") == "stage" and "pid" in str(e)}
+    assert len(pids) == 2  # it ran on two processes, once each
+    db.dispose()
+
+
+def sse_now(cluster: Cluster, job_id: str) -> list[dict[str, Any]]:
+    """The events so far (the stream of a finished job ends by itself; a running one is cut short)."""
+    events: list[dict[str, Any]] = []
+    try:
+        with cluster.http.stream("GET", f"/api/v1/jobs/{job_id}/events", timeout=1.5) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+    except Exception:
+        pass
+    return events
+
+
+_unused = (signal, threading, time, png, Status)
