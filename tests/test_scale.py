@@ -8,18 +8,17 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 from scale_support import *  # noqa: F403
-from scale_support import Cluster, RedisServer, kill_group
+from scale_support import Cluster, RedisServer, _b64, kill_group
 from service_support import *  # noqa: F403
 from service_support import png
 from sqlalchemy import func, select
@@ -29,7 +28,7 @@ from impasto.service.celery_app import WorkerNode
 from impasto.service.config import Settings
 from impasto.service.db import Database
 from impasto.service.jobs import JobOptions, StyleRef, create_job, get_job
-from impasto.service.models import Job, JobEvent, Status
+from impasto.service.models import FINISHED, Job, JobEvent, Status
 from impasto.service.store import BlobNotFound, FileStore
 
 pytestmark = pytest.mark.scale
@@ -190,6 +189,104 @@ def test_kill_9_of_a_worker_mid_job_the_job_completes_on_the_other_once(
     db.dispose()
 
 
+# --- faults ----------------------------------------------------------------------------------
+
+
+def test_server_killed_with_jobs_queued_loses_none(
+    cluster_factory: MakeCluster, pg_url: str, redis_server: RedisServer
+) -> None:
+    cluster = cluster_factory(pg_url, redis_server.url, **FAKE)
+    cluster.start_server()
+    ids = [cluster.create("fast")["id"] for _ in range(6)] + [cluster.create("quality", iterations=2)["id"]]
+    cluster.kill_server()  # kill -9, no worker has run anything yet
+    db = Database(pg_url)
+    # a job committed by a server that died before it could publish it
+    orphan = create_job(
+        db, content_sha=DbStore(db).put(png()), style=StyleRef("starry-night"), options=JobOptions()
+    )
+    cluster.start_server()
+    cluster.start_worker(concurrency=2)
+    done = cluster.wait_done([*ids, orphan.id], 90)
+    assert {j["status"] for j in done.values()} == {"succeeded"}, done
+    assert all(j["attempts"] == 1 for j in done.values())  # the republished duplicates ran nothing
+    assert all(status_events(db, i).count("succeeded") == 1 for i in done)
+    db.dispose()
+
+
+def test_redis_stopped_briefly_gives_clear_errors_then_recovers_without_losing_jobs(
+    cluster_factory: MakeCluster, pg_url: str, redis_server: RedisServer
+) -> None:
+    cluster = cluster_factory(pg_url, redis_server.url, SCALE_STEP_FAST="0.2", **FAKE)
+    cluster.start_server()
+    cluster.start_worker()
+    before = [cluster.create("fast")["id"] for _ in range(8)]  # ~0.4 s each: most still queued
+    redis_server.stop()
+    refused = cluster.http.post("/api/v1/jobs", json={"content": _b64(png()), "style_name": "starry-night"})
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
+    assert refused.json() == {
+        "detail": "the job queue (Redis) is unavailable; try again shortly",
+        "code": "http_error",
+    }
+    ready = cluster.http.get("/api/v1/health/ready")
+    assert ready.status_code == 503 and ready.json()["checks"]["broker"] is False
+    time.sleep(2)
+    redis_server.start()
+    cluster.wait(lambda: cluster.http.get("/api/v1/health/ready").status_code == 200, 30, "readiness")
+    after = [cluster.create("fast")["id"] for _ in range(2)]
+    done = cluster.wait_done([*before, *after], 120)
+    assert {j["status"] for j in done.values()} == {"succeeded"}, done
+    db = Database(pg_url)
+    with db.session() as s:  # the refused request's job is accounted for: failed, with the reason
+        failed = s.scalars(select(Job).where(Job.status == Status.FAILED.value)).all()
+        assert [j.error for j in failed] == ["the job queue (Redis) is unavailable; try again shortly"]
+        assert s.scalar(select(func.count()).select_from(Job)) == len(before) + len(after) + 1
+    db.dispose()
+
+
+# --- load --------------------------------------------------------------------------------------
+
+
+def test_load_20_clients_200_fast_jobs_every_job_accounted_for_once(
+    cluster_factory: MakeCluster, pg_url: str, redis_server: RedisServer
+) -> None:
+    cluster = cluster_factory(pg_url, redis_server.url, **FAKE)
+    cluster.start_server()
+    cluster.start_worker(concurrency=2)
+    cluster.start_worker(concurrency=2)
+    body = {"content": _b64(png(32, 24)), "style_name": "starry-night", "size": 64}
+
+    def client(n: int) -> list[str]:
+        with httpx.Client(base_url=cluster.base, timeout=60) as http:
+            out = []
+            for _ in range(10):
+                r = http.post("/api/v1/jobs", json=body)
+                assert r.status_code == 201, r.text
+                out.append(r.json()["jobs"][0]["id"])
+            return out
+
+    with ThreadPoolExecutor(20) as pool:
+        ids = [i for batch in pool.map(client, range(20)) for i in batch]
+    assert len(ids) == len(set(ids)) == 200
+    db = Database(pg_url)
+
+    def finished() -> bool:
+        with db.session() as s:
+            return s.scalar(select(func.count()).select_from(Job).where(Job.status.in_(FINISHED))) == 200
+
+    cluster.wait(finished, 150, "200 jobs to finish")
+    with db.session() as s:
+        jobs = s.scalars(select(Job)).all()
+        succeeded = s.scalars(
+            select(JobEvent.job_id).where(
+                JobEvent.kind == "status", JobEvent.data["status"].as_string() == "succeeded"
+            )
+        ).all()
+    assert sorted(j.id for j in jobs) == sorted(ids)
+    assert {(j.status, j.attempts) for j in jobs} == {("succeeded", 1)}
+    assert sorted(succeeded) == sorted(ids)  # one "succeeded" event per job: none ran twice
+    db.dispose()
+
+
 def sse_now(cluster: Cluster, job_id: str) -> list[dict[str, Any]]:
     """The events so far (the stream of a finished job ends by itself; a running one is cut short)."""
     events: list[dict[str, Any]] = []
@@ -201,6 +298,3 @@ def sse_now(cluster: Cluster, job_id: str) -> list[dict[str, Any]]:
     except Exception:
         pass
     return events
-
-
-_unused = (signal, threading, time, png, Status)
