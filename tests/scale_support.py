@@ -126,7 +126,7 @@ class Cluster:
             "IMPASTO_JOBS_PER_MINUTE": "100000",
             "IMPASTO_JOBS_BURST": "100000",
             "IMPASTO_VISIBILITY_TIMEOUT": "6",
-            "IMPASTO_LEASE_SECONDS": "3",
+            "IMPASTO_LEASE_SECONDS": "4",
             "IMPASTO_MAX_ATTEMPTS": "3",
             "OMP_NUM_THREADS": "1",
             **env,

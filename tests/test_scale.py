@@ -298,3 +298,32 @@ def sse_now(cluster: Cluster, job_id: str) -> list[dict[str, Any]]:
     except Exception:
         pass
     return events
+
+
+# --- operations ----------------------------------------------------------------------------------
+
+
+def test_worker_command_refuses_bad_setups_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from impasto.cli import main
+
+    monkeypatch.delenv("IMPASTO_BROKER_URL", raising=False)
+    assert main(["worker"]) == 2
+    assert "impasto worker needs IMPASTO_BROKER_URL" in capsys.readouterr().err
+    monkeypatch.setenv("IMPASTO_BROKER_URL", "redis://127.0.0.1:1/0")
+    assert main(["worker", "--queues", "slow"]) == 2
+    assert "--queues: choose from fast, quality" in capsys.readouterr().err
+
+
+def test_log_lines_are_json_objects_with_fields() -> None:
+    import logging
+
+    from impasto.service.logs import JsonFormatter
+
+    record = logging.makeLogRecord(
+        {"name": "impasto.worker", "levelname": "INFO", "msg": "job %s done", "args": ("abc",), "job": "abc"}
+    )
+    line = json.loads(JsonFormatter("w1").format(record))
+    assert line["msg"] == "job abc done" and line["job"] == "abc" and line["node"] == "w1"
+    assert line["level"] == "info" and line["logger"] == "impasto.worker" and "ts" in line

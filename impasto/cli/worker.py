@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     )
     app = make_celery(settings)
     argv = [
+        "--quiet",  # no banner: the log lines say it
         "worker",
         f"--concurrency={args.concurrency}",
         f"--queues={','.join(queues)}",
