@@ -229,3 +229,14 @@ def test_migrations_ship_inside_the_package() -> None:
     root = Path(impasto.service.__file__).parent / "migrations"
     assert (root / "env.py").exists() and (root / "script.py.mako").exists()
     assert list((root / "versions").glob("0001_*.py"))
+
+
+def test_throttled_progress_keeps_iterations_between_previews(tmp_path: Path, db_url: str) -> None:
+    ctx = _context(tmp_path, db_url, FakeEngine(steps=20, delay=0.03))
+    ctx.event_interval, ctx.preview_interval = 0.1, 0.25
+    job_id = _queued(ctx)
+    assert run_job(job_id, ctx) == "succeeded"
+    with ctx.db.session() as s:
+        kinds = [e.kind for e in s.scalars(select(JobEvent).where(JobEvent.job_id == job_id))]
+    assert 4 <= kinds.count("iteration") < 20 and 1 <= kinds.count("preview") < 20
+    ctx.db.dispose()

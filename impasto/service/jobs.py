@@ -243,7 +243,7 @@ class _Recorder:
 
     def __init__(self, ctx: JobContext, job_id: str, token: CancelToken) -> None:
         self.ctx, self.job_id, self.token = ctx, job_id, token
-        self.last_event = self.last_preview = self.last_poll = 0.0
+        self.last_iteration = self.last_preview = self.last_poll = 0.0
 
     def __call__(self, event: Event) -> None:
         now = time.monotonic()
@@ -272,8 +272,9 @@ class _Recorder:
             )
         elif isinstance(event, IterationEvent):
             last_of_scale = event.iteration == event.iterations
-            if now - self.last_event < self.ctx.event_interval and not last_of_scale:
+            if now - self.last_iteration < self.ctx.event_interval and not last_of_scale:
                 return
+            self.last_iteration = now
             job_values.update(
                 fraction=event.fraction, eta=event.eta, stage=f"painting {event.scale}/{event.scales}"
             )
@@ -281,7 +282,6 @@ class _Recorder:
             job_values["stage"] = event.stage[:100]
         elif isinstance(event, DoneEvent):
             job_values["eta"] = 0.0
-        self.last_event = now
         with self.ctx.db.session() as s:
             s.add(
                 JobEvent(job_id=self.job_id, kind=str(data.get("kind", "event"))[:16], data=_jsonable(data))

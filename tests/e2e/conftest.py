@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -47,21 +48,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def running_server(data: Path, stylize: Any) -> Iterator[str]:
+    """The app under uvicorn on a free loopback port, for as long as the block runs."""
     import uvicorn
 
     from impasto.web import create_app
 
-    stylize: Any = None
-    fake = os.environ.get("IMPASTO_E2E_FAKE_ENGINE") == "1"  # only for working on the pages locally
-    if fake:
-        stylize = FakeEngine(steps=20, delay=0.05)
-    else:
-        reason = real_engine_missing()
-        if reason:
-            missing_service(reason)
-    data = tmp_path_factory.mktemp("e2e-data")
     app = create_app(Settings(data_dir=data, preview_interval=0.1), stylize=stylize)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -72,18 +65,44 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    if fake:
-        import base64
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
 
-        from service_support import png
 
-        body = {"name": "Fake Sky", "image": base64.b64encode(png(200, 150, (40, 80, 200))).decode()}
-        import httpx
+def _add_style(base: str, name: str) -> None:
+    import base64
 
-        httpx.post(f"http://127.0.0.1:{port}/api/v1/styles", json=body).raise_for_status()
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(20)
+    import httpx
+    from service_support import png
+
+    body = {"name": name, "image": base64.b64encode(png(200, 150, (40, 80, 200))).decode()}
+    httpx.post(f"{base}/api/v1/styles", json=body).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real engine and gallery (a fake engine only with IMPASTO_E2E_FAKE_ENGINE=1, for page work)."""
+    fake = os.environ.get("IMPASTO_E2E_FAKE_ENGINE") == "1"
+    if not fake:
+        reason = real_engine_missing()
+        if reason:
+            missing_service(reason)
+    stylize = FakeEngine(steps=20, delay=0.05) if fake else None
+    with running_server(tmp_path_factory.mktemp("e2e-data"), stylize) as base:
+        if fake:
+            _add_style(base, "Fake Sky")
+        yield base
+
+
+@pytest.fixture(scope="session")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fake engine that takes a few seconds, to watch progress and press Cancel."""
+    with running_server(tmp_path_factory.mktemp("e2e-slow"), FakeEngine(steps=60, delay=0.1)) as base:
+        _add_style(base, "Slow Sky")
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -80,3 +80,21 @@ def test_form_error_is_shown_on_the_page(live_server: str, page: Any) -> None:
     alert = page.locator("#form-error")
     alert.wait_for()
     assert "choose a photo" in alert.inner_text()
+
+
+def test_live_progress_preview_and_cancel(slow_server: str, page: Any, shot: Any, tmp_path: Path) -> None:
+    page.goto(f"{slow_server}/")
+    page.set_input_files("#content", str(photo(tmp_path / "p.jpg")))
+    page.locator(".style-pick").first.click()
+    page.click("#paint")
+    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f]{32}$"))
+    page.wait_for_selector("#job")
+    page.wait_for_function("() => (document.querySelector('#detail')?.textContent || '').includes('step ')")
+    page.wait_for_function("() => (document.querySelector('#preview')?.src || '').includes('/previews/')")
+    value = float(page.locator("#bar").evaluate("el => el.value"))
+    assert 0 < value < 1
+    assert page.locator("#status").inner_text() == "running" and "left" in page.locator("#eta").inner_text()
+    shot(page, "2b-job-in-progress")
+    page.click("#cancel")
+    page.wait_for_function("() => document.querySelector('#status')?.textContent === 'cancelled'")
+    assert page.locator("#cancel-form").is_hidden()
