@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint services bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,7 +19,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check impasto tests bench
 	$(VENV)/bin/mypy
 
-test: lint
+# PostgreSQL, Redis (loopback only) and Chromium from Debian packages, for the service and browser tests.
+services:
+	bash .ci/services
+
+test: lint services
 	$(PY) -m pytest
 
 clean:

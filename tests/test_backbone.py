@@ -14,8 +14,12 @@ from impasto.errors import OptionsError, WeightsError
 from impasto.quality import backbones
 from impasto.quality.backbones import CAFFE_MEAN_BGR, layer_names, load_backbone, vgg16_onnx_path
 
-LAYERS = {"conv1_1": "block1_conv1_1", "conv2_2": "block2_conv2_1", "conv4_2": "block4_conv2_1",
-          "conv5_1": "block5_conv1_1"}
+LAYERS = {
+    "conv1_1": "block1_conv1_1",
+    "conv2_2": "block2_conv2_1",
+    "conv4_2": "block4_conv2_1",
+    "conv5_1": "block5_conv1_1",
+}
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +93,9 @@ def test_vgg19_loads_torchvision_format_file(tmp_path: Path) -> None:
     assert feats["conv5_1"].shape == (1, 512, 4, 4)
 
 
-def test_vgg19_without_weights_explains_how_to_get_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_vgg19_without_weights_explains_how_to_get_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("IMPASTO_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("IMPASTO_VGG19_WEIGHTS", raising=False)
     with pytest.raises(WeightsError, match="impasto weights download vgg19"):
@@ -113,6 +119,9 @@ def test_unknown_layer_and_pooling_are_refused() -> None:
 def test_average_pooling_changes_deep_features_only() -> None:
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
-        mx, av = load_backbone("vgg16", "max")(x, ["conv1_1", "conv3_1"]), load_backbone("vgg16", "avg")(x, ["conv1_1", "conv3_1"])
+        mx, av = (
+            load_backbone("vgg16", "max")(x, ["conv1_1", "conv3_1"]),
+            load_backbone("vgg16", "avg")(x, ["conv1_1", "conv3_1"]),
+        )
     assert torch.equal(mx["conv1_1"], av["conv1_1"])
     assert not torch.allclose(mx["conv3_1"], av["conv3_1"])

@@ -15,7 +15,11 @@ FAST_FLAGS = ["--size", "64", "--iterations", "3", "--no-multiscale", "-q"]
 
 @pytest.fixture
 def small(tmp_path: Path, photo: Image.Image, starry: Image.Image, scream: Image.Image) -> dict[str, Path]:
-    paths = {"photo": tmp_path / "photo.jpg", "starry": tmp_path / "starry.png", "scream": tmp_path / "scream.png"}
+    paths = {
+        "photo": tmp_path / "photo.jpg",
+        "starry": tmp_path / "starry.png",
+        "scream": tmp_path / "scream.png",
+    }
     photo.save(paths["photo"])
     starry.save(paths["starry"])
     scream.save(paths["scream"])
@@ -28,11 +32,22 @@ def test_stylize_writes_the_picture(small: dict[str, Path], tmp_path: Path) -> N
     assert Image.open(out).size == (64, 48)
 
 
-def test_json_summary_blend_and_previews(small: dict[str, Path], tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_summary_blend_and_previews(
+    small: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out.webp"
-    argv = ["stylize", str(small["photo"]), f"{small['starry']}:0.7", f"{small['scream']}:0.3", "-o", str(out),
-            "--save-every", "2", "--json", *FAST_FLAGS]
+    argv = [
+        "stylize",
+        str(small["photo"]),
+        f"{small['starry']}:0.7",
+        f"{small['scream']}:0.3",
+        "-o",
+        str(out),
+        "--save-every",
+        "2",
+        "--json",
+        *FAST_FLAGS,
+    ]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
     (result,) = summary["results"]
@@ -62,13 +77,25 @@ def test_batch_folder(small: dict[str, Path], tmp_path: Path) -> None:
         (["{photo}", "{starry}", "-o", "{tmp}/o.png", "--style-weights", "a,b"], "numbers"),
         (["{photo}", "{starry}", "-o", "{tmp}/o.png", "--style-weights", "1,2"], "2 style weights"),
         (["{photo}", "{starry}", "-o", "{tmp}/o.png", "--mode", "fast", "--iterations", "3"], "--iterations"),
-        (["{photo}", "{starry}", "-o", "{tmp}/o.png", "--backbone", "vgg19", "--weights", "{tmp}/nope.pth"],
-         "vgg19"),
+        (
+            [
+                "{photo}",
+                "{starry}",
+                "-o",
+                "{tmp}/o.png",
+                "--backbone",
+                "vgg19",
+                "--weights",
+                "{tmp}/nope.pth",
+            ],
+            "vgg19",
+        ),
         (["{tmp}", "{starry}", "-o", "{tmp}/o.png"], "folder"),
     ],
 )
-def test_errors_exit_2_with_a_message(small: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                      argv: list[str], message: str) -> None:
+def test_errors_exit_2_with_a_message(
+    small: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     filled = [a.format(photo=small["photo"], starry=small["starry"], tmp=tmp_path) for a in argv]
     assert main(["stylize", *filled, "-q"]) == 2
     err = capsys.readouterr().err

@@ -10,7 +10,9 @@ from impasto import color
 from impasto.errors import OptionsError
 
 
-def test_recombine_keeps_painted_luminance_and_content_chroma(photo: Image.Image, starry: Image.Image) -> None:
+def test_recombine_keeps_painted_luminance_and_content_chroma(
+    photo: Image.Image, starry: Image.Image
+) -> None:
     painted = starry.resize(photo.size)
     out = color.recombine(painted, photo)
     # luminance from the painting (up to 8-bit rounding and clipping of out-of-gamut colours)
@@ -42,8 +44,9 @@ def test_prepare_luminance_gives_grey_images(photo: Image.Image, starry: Image.I
         assert (arr[..., 0] == arr[..., 1]).all() and (arr[..., 1] == arr[..., 2]).all()
 
 
-@pytest.mark.parametrize(("given", "mode"), [(True, "luminance"), (False, "none"), (None, "none"),
-                                              ("histogram", "histogram")])
+@pytest.mark.parametrize(
+    ("given", "mode"), [(True, "luminance"), (False, "none"), (None, "none"), ("histogram", "histogram")]
+)
 def test_check_mode(given: object, mode: str) -> None:
     assert color.check_mode(given) == mode  # type: ignore[arg-type]
 

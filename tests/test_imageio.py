@@ -62,7 +62,7 @@ def test_animated_image_uses_first_frame() -> None:
     frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
     buf = io.BytesIO()
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
-    r, g, b = load_image(buf.getvalue()).getpixel((4, 4))
+    r, _g, b = load_image(buf.getvalue()).getpixel((4, 4))
     assert r > 200 and b < 50
 
 
@@ -82,7 +82,9 @@ def test_decompression_bomb_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     ("content", "reason"),
     [(b"", "empty"), (b"hello, not an image", "not an image"), (None, "damaged or truncated")],
 )
-def test_unreadable_inputs_name_the_file_and_reason(tmp_path: Path, content: bytes | None, reason: str) -> None:
+def test_unreadable_inputs_name_the_file_and_reason(
+    tmp_path: Path, content: bytes | None, reason: str
+) -> None:
     path = tmp_path / "photo.jpg"
     full = encoded(Image.new("RGB", (64, 64), "green"), "PNG")
     path.write_bytes(full[: len(full) // 2] if content is None else content)
@@ -131,5 +133,5 @@ def test_save_formats_round_trip(tmp_path: Path, suffix: str) -> None:
 
 
 def test_save_refuses_unknown_suffix(tmp_path: Path) -> None:
-    with pytest.raises(ImageError, match=".png, .jpg"):
+    with pytest.raises(ImageError, match=r"\.png, \.jpg"):
         save_image(Image.new("RGB", (4, 4)), tmp_path / "out.gif")

@@ -54,12 +54,18 @@ def test_progress_events_tell_the_whole_story(photo: Image.Image, starry: Image.
     assert steps[-1].eta is not None and steps[-1].eta >= 0 and steps[-1].elapsed > 0
     previews = [e for e in events if isinstance(e, PreviewEvent)]
     assert [p.step for p in previews] == [s for s in range(1, result.plan.steps + 1) if s % 3 == 0]
-    assert {e.stage for e in events if isinstance(e, StageEvent)} >= {"loading", "analysing style", "painting"}
+    assert {e.stage for e in events if isinstance(e, StageEvent)} >= {
+        "loading",
+        "analysing style",
+        "painting",
+    }
     assert isinstance(events[-1], DoneEvent) and not events[-1].cancelled
     assert steps[0].to_dict()["kind"] == "iteration"
 
 
-def test_cancellation_stops_within_one_iteration_with_the_best_image(photo: Image.Image, starry: Image.Image) -> None:
+def test_cancellation_stops_within_one_iteration_with_the_best_image(
+    photo: Image.Image, starry: Image.Image
+) -> None:
     token = CancelToken()
     seen: list[IterationEvent] = []
 
@@ -93,10 +99,21 @@ def test_blend_weights_move_the_result(photo: Image.Image, starry: Image.Image, 
     assert 0 < diff(mixed, only_starry) < diff(only_scream, only_starry)
 
 
-@pytest.mark.parametrize("option", [{"optimizer": "adam"}, {"pooling": "avg"}, {"style_scale": 0.5},
-                                    {"init": "noise"}, {"precision": "bfloat16"}, {"tv_weight": 0.0},
-                                    {"style_layer_weights": (1, 0, 0, 0, 1)}])
-def test_each_option_runs_and_changes_the_picture(photo: Image.Image, starry: Image.Image, option: dict) -> None:  # type: ignore[type-arg]
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"optimizer": "adam"},
+        {"pooling": "avg"},
+        {"style_scale": 0.5},
+        {"init": "noise"},
+        {"precision": "bfloat16"},
+        {"tv_weight": 0.0},
+        {"style_layer_weights": (1, 0, 0, 0, 1)},
+    ],
+)
+def test_each_option_runs_and_changes_the_picture(
+    photo: Image.Image, starry: Image.Image, option: dict
+) -> None:  # type: ignore[type-arg]
     base = impasto.stylize(photo, starry, **TINY)
     other = impasto.stylize(photo, starry, **{**TINY, **option})
     assert other.size == base.size
@@ -113,19 +130,31 @@ def test_preserve_color_keeps_the_photo_palette(photo: Image.Image, starry: Imag
     plain = impasto.stylize(photo, starry, **TINY)
     kept = impasto.stylize(photo, starry, preserve_color=mode, **TINY)
     target = np.asarray(photo, dtype=float).reshape(-1, 3).mean(0)
-    assert np.abs(np.asarray(kept, dtype=float).reshape(-1, 3).mean(0) - target).sum() < \
-        np.abs(np.asarray(plain, dtype=float).reshape(-1, 3).mean(0) - target).sum()
+    assert (
+        np.abs(np.asarray(kept, dtype=float).reshape(-1, 3).mean(0) - target).sum()
+        < np.abs(np.asarray(plain, dtype=float).reshape(-1, 3).mean(0) - target).sum()
+    )
 
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"size": 4}, "size"), ({"iterations": 0}, "iterations"), ({"style_weight": -1}, "style weight"),
-     ({"content_weight": 0, "style_weight": 0}, "both be 0"), ({"optimizer": "sgd"}, "optimizer"),
-     ({"content_layer": "conv9_1"}, "unknown layer"), ({"backbone": "resnet"}, "backbone"),
-     ({"style_scale": 100}, "style scale"), ({"precision": "half"}, "precision"),
-     ({"style_layer_weights": (1, 2)}, "layer weights"), ({"colour": 1}, "unknown option")],
+    [
+        ({"size": 4}, "size"),
+        ({"iterations": 0}, "iterations"),
+        ({"style_weight": -1}, "style weight"),
+        ({"content_weight": 0, "style_weight": 0}, "both be 0"),
+        ({"optimizer": "sgd"}, "optimizer"),
+        ({"content_layer": "conv9_1"}, "unknown layer"),
+        ({"backbone": "resnet"}, "backbone"),
+        ({"style_scale": 100}, "style scale"),
+        ({"precision": "half"}, "precision"),
+        ({"style_layer_weights": (1, 2)}, "layer weights"),
+        ({"colour": 1}, "unknown option"),
+    ],
 )
-def test_bad_options_are_clear_errors(photo: Image.Image, starry: Image.Image, options: dict, message: str) -> None:  # type: ignore[type-arg]
+def test_bad_options_are_clear_errors(
+    photo: Image.Image, starry: Image.Image, options: dict, message: str
+) -> None:  # type: ignore[type-arg]
     with pytest.raises(OptionsError, match=message):
         impasto.stylize(photo, starry, **options)
 
@@ -137,7 +166,9 @@ def test_bad_device_and_mode(photo: Image.Image, starry: Image.Image) -> None:
         impasto.stylize(photo, starry, mode="slow")  # type: ignore[arg-type]
 
 
-def test_a_size_that_will_not_fit_is_refused_naming_the_largest(photo: Image.Image, starry: Image.Image) -> None:
+def test_a_size_that_will_not_fit_is_refused_naming_the_largest(
+    photo: Image.Image, starry: Image.Image
+) -> None:
     with pytest.raises(MemoryLimitError, match="largest size that fits is") as info:
         impasto.stylize(photo, starry, size=4000, memory_limit=2 * 2**30)
     assert info.value.largest_size is not None and 256 < info.value.largest_size < 4000
@@ -145,8 +176,9 @@ def test_a_size_that_will_not_fit_is_refused_naming_the_largest(photo: Image.Ima
 
 def test_transfer_style_saves(tmp_path, data_dir) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "out.jpg"
-    img = impasto.transfer_style(data_dir / "content" / "sailboat.jpg", data_dir / "style" / "udnie.jpg", out,
-                                 **TINY)
+    img = impasto.transfer_style(
+        data_dir / "content" / "sailboat.jpg", data_dir / "style" / "udnie.jpg", out, **TINY
+    )
     assert Image.open(out).size == img.size == (64, 64)
 
 

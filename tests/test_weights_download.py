@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -19,7 +20,7 @@ DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
 
 
 class Handler(BaseHTTPRequestHandler):
-    requests: list[dict[str, str]] = []
+    requests: ClassVar[list[dict[str, str]]] = []
 
     def log_message(self, *args: object) -> None:  # keep test output quiet
         pass
@@ -57,7 +58,9 @@ def server() -> Iterator[str]:
 
 def test_good_hash_downloads_and_verifies(server: str, tmp_path: Path) -> None:
     seen = []
-    out = download(f"{server}/w.pth", tmp_path / "w.pth", DIGEST, lambda done, total: seen.append((done, total)))
+    out = download(
+        f"{server}/w.pth", tmp_path / "w.pth", DIGEST, lambda done, total: seen.append((done, total))
+    )
     assert out.read_bytes() == PAYLOAD
     assert seen[-1] == (len(PAYLOAD), len(PAYLOAD))
     assert not (tmp_path / "w.pth.part").exists()
@@ -100,8 +103,9 @@ def test_offline_is_a_clear_error(tmp_path: Path) -> None:
         download("http://127.0.0.1:9/w.pth", tmp_path / "w.pth", DIGEST, timeout=2)
 
 
-def test_cli_download_with_url(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_download_with_url(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("IMPASTO_CACHE_DIR", str(tmp_path))
     assert main(["weights", "download", "vgg19", "--url", f"{server}/w.pth"]) == 2  # wrong file: hash differs
     assert "corrupt" in capsys.readouterr().err

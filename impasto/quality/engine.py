@@ -116,6 +116,20 @@ def style_targets(
     return blend_grams(grams, [s.weight for s in styles])
 
 
+def upsample(image: Tensor, content: Tensor, coarse_content: Tensor | None) -> Tensor:
+    """Start a finer scale: the coarse painting upsampled, plus the detail the photo gains at this size.
+
+    Upsampling alone gives a blurred picture whose missing high frequencies the first style layers
+    and the content layer penalise heavily; adding back the photo's own band of detail (as in a
+    Laplacian pyramid) starts the finer scale much closer to its optimum.
+    """
+    size = (content.shape[2], content.shape[3])
+    up = F.interpolate(image, size=size, mode="bicubic")
+    if coarse_content is not None:
+        up = up + content - F.interpolate(coarse_content, size=size, mode="bicubic")
+    return up.clamp(0, 1)
+
+
 def initial_image(opts: QualityOptions, content: Tensor, generator: torch.Generator) -> Tensor:
     if isinstance(opts.init, str) and opts.init == "content":
         return content.clone()
@@ -264,7 +278,7 @@ def run_quality(
     plan = make_plan(
         content.size,
         opts.size,
-        opts.final_iterations,
+        opts.iterations,
         multiscale=opts.multiscale,
         min_size=opts.min_size,
         ratio=opts.scale_ratio,
@@ -278,6 +292,7 @@ def run_quality(
     generator = torch.Generator().manual_seed(seed)
 
     image: Tensor | None = None
+    previous_content: Tensor | None = None
     outcome: ScaleOutcome | None = None
     per_iteration: list[float] = []
     for index, scale in enumerate(plan.scales, start=1):
@@ -287,8 +302,9 @@ def run_quality(
         objective = Objective(encoder, content_t, styles, scale, opts)
         if image is None:
             image = initial_image(opts, content_t, generator)
-        else:  # coarse to fine: start from the previous result, upsampled
-            image = F.interpolate(image, size=(scale.size[1], scale.size[0]), mode="bicubic").clamp(0, 1)
+        else:  # coarse to fine: the previous result upsampled, plus the photo's finer detail
+            image = upsample(image, content_t, previous_content)
+        previous_content = content_t
         run.report(StageEvent("painting", where))
         outcome = run.paint(index, scale, image, objective)
         per_iteration.append(outcome.seconds_per_iteration)

@@ -20,7 +20,7 @@ class QualityOptions:
     """Options of :func:`impasto.quality.run_quality` (also accepted by :func:`impasto.stylize`)."""
 
     size: int = 512  # long side of the output, px
-    iterations: int | None = None  # at the finest scale; None: 40 multi-scale, 300 single-scale
+    iterations: int = 100  # in all, shared between the scales (coarse scales get more)
     content_weight: float = 1.0
     style_weight: float = 10.0
     tv_weight: float = 2.0
@@ -48,7 +48,7 @@ class QualityOptions:
         self.style_layers = tuple(self.style_layers)
         if self.size < 16 or self.size > 16384:
             raise OptionsError(f"size must be between 16 and 16384 px, not {self.size}")
-        if self.iterations is not None and not 1 <= self.iterations <= 100_000:
+        if not 1 <= self.iterations <= 100_000:
             raise OptionsError(f"iterations must be between 1 and 100000, not {self.iterations}")
         for name in ("content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
@@ -94,12 +94,6 @@ class QualityOptions:
             raise OptionsError("preview_every must be 0 (off) or a positive number of iterations")
         if not 1 <= self.history_size <= 1000:
             raise OptionsError("history size must be between 1 and 1000")
-
-    @property
-    def final_iterations(self) -> int:
-        if self.iterations is not None:
-            return self.iterations
-        return 40 if self.multiscale else 300
 
     @property
     def layer_weights(self) -> dict[str, float]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from ..errors import OptionsError
 
+MIN_STEPS = 3  # every scale gets at least this many iterations, when the budget allows
+
 
 @dataclass(frozen=True)
 class Scale:
@@ -50,12 +52,13 @@ def make_plan(
     multiscale: bool = True,
     min_size: int = 128,
     ratio: float = math.sqrt(2),
-    growth: float = 0.5,
+    growth: float = 2.0,
 ) -> Plan:
-    """Sizes from ``min_size`` up to ``size`` in steps of ``ratio``, coarse scales iterated more.
+    """Sizes from ``min_size`` up to ``size`` in steps of ``ratio``, sharing ``iterations`` between them.
 
-    ``iterations`` is what the finest scale gets; each coarser scale gets ``1/growth`` times the
-    next finer one's (they cost about ``ratio²`` times less each), capped at 4× ``iterations``.
+    Each coarser scale gets ``growth`` times the iterations of the next finer one: with the default
+    ``growth`` of 2 and ``ratio`` of √2 (half the pixels per step down), every scale costs about the
+    same time, and most iterations go where they are cheap and settle the composition.
     """
     if size < 16:
         raise OptionsError(f"size {size} is too small: use at least 16 px")
@@ -65,9 +68,15 @@ def make_plan(
         raise OptionsError("the scale ratio must be above 1")
     sizes = [size]
     if multiscale:
-        while sizes[-1] / ratio >= min_size * 0.99:
+        while sizes[-1] / ratio >= min_size * 0.99 and len(sizes) < iterations:
             sizes.append(round(sizes[-1] / ratio))
     sizes.reverse()
-    count = len(sizes)
-    steps = [max(1, min(4 * iterations, round(iterations / growth ** (count - 1 - i)))) for i in range(count)]
+    shares = [growth ** (len(sizes) - 1 - i) for i in range(len(sizes))]
+    floor = MIN_STEPS if iterations >= MIN_STEPS * len(sizes) else 1
+    steps = [max(floor, round(iterations * share / sum(shares))) for share in shares]
+    steps[0] += iterations - sum(steps)  # rounding and floors: settle the difference, coarsest first
+    for i in range(len(steps) - 1):
+        if steps[i] < floor:
+            steps[i + 1] -= floor - steps[i]
+            steps[i] = floor
     return Plan(tuple(Scale(fit(content_size, s), n) for s, n in zip(sizes, steps, strict=True)))
