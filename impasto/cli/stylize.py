@@ -95,23 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The engine keyword options the user set, refusing ones that do not apply to the mode."""
-    names = [
-        "size",
-        "iterations",
-        "content_weight",
-        "style_weight",
-        "tv_weight",
-        "style_scale",
-        "init",
-        "optimizer",
-        "pooling",
-        "seed",
-        "backbone",
-        "weights",
-        "multiscale",
-        "strength",
-        "tile_size",
-    ]
+    names = ["size", *QUALITY_ONLY, "multiscale", *FAST_ONLY]
     given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     wrong = FAST_ONLY if args.mode == "quality" else (*QUALITY_ONLY, "multiscale")
     misplaced = [n for n in given if n in wrong]
