@@ -158,10 +158,9 @@ class Reporter:
                 self.bar = tqdm(
                     total=event.steps, desc=self.out.name, unit="it", file=sys.stderr, leave=False
                 )
+            loss = f" style loss {event.losses['style']:.3g}" if "style" in event.losses else ""
             self.bar.set_postfix_str(
-                f"scale {event.scale}/{event.scales} {event.size[0]}×{event.size[1]} "
-                f"style {event.losses.get('style', 0):.3g}",
-                refresh=False,
+                f"scale {event.scale}/{event.scales} {event.size[0]}×{event.size[1]}{loss}", refresh=False
             )
             self.bar.update(event.step - self.bar.n)
         elif isinstance(event, StageEvent) and self.bar is not None:
