@@ -17,22 +17,25 @@ loading), then:
 
 Only 127.0.0.1 is contacted; every loop is bounded in count and time.
 
-Measured with the defaults (24 fast jobs at 256 px per phase, PostgreSQL 15, Redis 7) on the
-2-core development machine while other engineers' test runs loaded it (load average 8-10):
+Each worker process gets ``--threads`` = cores / workers, so the workers share the machine's cores
+instead of each running the machine's full thread count (with 4 processes × 2 threads on 2 cores an
+earlier run fell to 138 jobs/min at 4 workers).
 
-==============================  ========  ============  ============  =======
-mode                            jobs/min  submit→claim  overhead/job  engine
-in-process (serve alone)           245.9          5 ms         59 ms   211 ms
-celery, 1 worker process            38.8         20 ms         84 ms  2203 ms
-celery, 2 worker processes          62.4         21 ms         81 ms  1179 ms
-celery, 4 worker processes          65.1         29 ms        122 ms  1408 ms
-==============================  ========  ============  ============  =======
+Measured with the defaults (24 fast jobs at 256 px per phase, PostgreSQL 15, Redis 7) on the idle
+2-core development machine, two runs back to back:
 
-Queueing overhead vs in-process: +25, +22, +63 ms per job (1, 2, 4 workers). Throughput scales
-from 1 to 2 worker processes and is flat at 4 on 2 cores. The engine itself ran 5-10x slower in
-the worker processes than in the web process in this run; the queueing figures do not depend on
-it, but the absolute jobs/min do. Not yet explained (machine load, or threads in the pool
-children): measure on an idle machine before drawing conclusions.
+==============================  ===============  ============  ============  ===========
+mode                            jobs/min         submit→claim  overhead/job  engine
+in-process (serve alone)        429.4 / 432.0    3 / 3 ms      23 / 29 ms    118 / 117 ms
+celery, 1 worker process        255.5 / 313.0    15 / 12 ms    73 / 41 ms    152 / 105 ms
+celery, 2 worker processes      617.3 / 746.5    14 / 12 ms    57 / 67 ms    137 / 109 ms
+celery, 4 worker processes      825.2 / 652.2    10 / 10 ms    33 / 65 ms    103 / 109 ms
+==============================  ===============  ============  ============  ===========
+
+Queueing overhead vs in-process: +9 to +50 ms per job. Single-threaded jobs in parallel processes
+beat two-threaded jobs one after another for small (256 px) pictures on 2 cores. An earlier run
+under a load average of 8-10 showed the engine 5-10x slower inside workers; on the idle machine the
+engine time is the same in a worker as in the web process (~100-150 ms), so that was the load.
 """
 
 from __future__ import annotations
@@ -112,7 +115,8 @@ class Phase:
         self.log = open(tmp / f"{self.schema}.log", "wb")  # noqa: SIM115 (closed in close)
         self.spawn(["serve", "--port", str(self.port), "--log-level", "warning"])
         for _ in range(workers if broker else 0):
-            self.spawn(["worker", "--concurrency", "1", "--log-level", "warning"])
+            threads = max(1, (os.cpu_count() or 1) // workers)  # the workers share the machine's cores
+            self.spawn(["worker", "--concurrency", "1", "--threads", str(threads), "--log-level", "warning"])
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60)
         self.until(lambda: self.ok("/api/v1/health/ready"), 60)
 

@@ -317,6 +317,8 @@ def test_worker_command_refuses_bad_setups_with_one_line(
     monkeypatch.setenv("IMPASTO_BROKER_URL", "redis://127.0.0.1:1/0")
     assert main(["worker", "--queues", "slow"]) == 2
     assert "--queues: choose from fast, quality" in capsys.readouterr().err
+    assert main(["worker", "--threads", "0"]) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
 
 
 def test_log_lines_are_json_objects_with_fields() -> None:

@@ -27,6 +27,13 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--queues", "-Q", default="fast,quality", help="queues to take jobs from (default: fast,quality)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="math threads per job process (default: the machine's cores / --concurrency); lower it "
+        "when several workers share one machine",
+    )
     parser.add_argument("--name", default=None, help="node name (default: impasto-<pid>@<host>)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(handler=run)
@@ -50,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or f"impasto-{os.getpid()}@{socket.gethostname()}"
     logs.setup(args.log_level, node=name)
     signals.setup_logging.connect(_keep_our_logging)  # Celery leaves logging to us
-    threads = max(1, (os.cpu_count() or 1) // args.concurrency)
+    if args.threads is not None and args.threads < 1:
+        raise OptionsError("--threads must be at least 1")
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.concurrency)
     signals.worker_process_init.connect(lambda **_: _share_cores(threads), weak=False)
     logging.getLogger("impasto.worker").info(
         "worker %s: queues %s, concurrency %d, database %s",
