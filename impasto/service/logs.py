@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,9 +38,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup(level: str = "info", node: str | None = None) -> None:
-    """JSON lines on stderr for the root logger (``IMPASTO_LOG_FORMAT=text`` keeps plain text)."""
+    """Log lines on stderr for the root logger: plain text for a person at a terminal, JSON objects
+    otherwise (services, files); ``IMPASTO_LOG_FORMAT=json|text`` decides explicitly."""
     handler = logging.StreamHandler()
-    if os.environ.get("IMPASTO_LOG_FORMAT", "json").lower() == "text":
+    default = "text" if sys.stderr.isatty() else "json"
+    if os.environ.get("IMPASTO_LOG_FORMAT", default).lower() == "text":
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
         handler.setFormatter(JsonFormatter(node))
