@@ -15,9 +15,17 @@ from torch import Tensor, nn
 
 
 def gram(features: Tensor) -> Tensor:
-    """Channel correlations F·Fᵀ/(H·W), computed in float32 whatever the network ran in."""
+    """Channel correlations F·Fᵀ/(H·W), computed in float32 whatever the network ran in.
+
+    Channels-last features are read as an (H·W)×C view, without a copy: a copy into another layout
+    makes the backward pass sum gradients across layouts, which cost ~17% of an iteration at 512 px.
+    """
     n, c, h, w = features.shape
-    flat = features.float().reshape(n, c, h * w)
+    features = features.float()
+    if features.is_contiguous(memory_format=torch.channels_last):
+        rows = features.permute(0, 2, 3, 1).reshape(n, h * w, c)
+        return rows.transpose(1, 2) @ rows / (h * w)
+    flat = features.reshape(n, c, h * w)
     return flat @ flat.transpose(1, 2) / (h * w)
 
 
