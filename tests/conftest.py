@@ -18,23 +18,23 @@ def data_dir() -> Path:
     return DATA
 
 
+def thumbnail(path: Path, size: int) -> Image.Image:
+    img = Image.open(path).convert("RGB")
+    img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return img
+
+
 @pytest.fixture(scope="session")
 def photo(data_dir: Path) -> Image.Image:
     """Tübingen, 96 px long side: small enough for many engine runs."""
-    img = Image.open(data_dir / "content" / "tubingen.jpg").convert("RGB")
-    img.thumbnail((96, 96), Image.Resampling.LANCZOS)
-    return img
+    return thumbnail(data_dir / "content" / "tubingen.jpg", 96)
 
 
 @pytest.fixture(scope="session")
 def starry(data_dir: Path) -> Image.Image:
-    img = Image.open(data_dir / "style" / "starry_night.jpg").convert("RGB")
-    img.thumbnail((128, 128), Image.Resampling.LANCZOS)
-    return img
+    return thumbnail(data_dir / "style" / "starry_night.jpg", 128)
 
 
 @pytest.fixture(scope="session")
 def scream(data_dir: Path) -> Image.Image:
-    img = Image.open(data_dir / "style" / "the_scream.jpg").convert("RGB")
-    img.thumbnail((128, 128), Image.Resampling.LANCZOS)
-    return img
+    return thumbnail(data_dir / "style" / "the_scream.jpg", 128)
