@@ -16,14 +16,13 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from service_support import missing_service, service_env
+from service_support import missing_service, postgres_schema, service_env
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPASTO = [sys.executable, "-m", "impasto"]
@@ -91,23 +90,8 @@ def pg_url() -> Iterator[str]:
     base = service_env("IMPASTO_TEST_POSTGRES_URL")
     if not base:
         missing_service("PostgreSQL is not configured (IMPASTO_TEST_POSTGRES_URL)")
-    from sqlalchemy import create_engine, text
-
-    schema = f"s_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(str(base))
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:
-        admin.dispose()
-        missing_service(f"PostgreSQL at {base} is not reachable ({type(exc).__name__})")
-    sep = "&" if "?" in str(base) else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
+    with postgres_schema(str(base), "s") as url:
+        yield url
 
 
 class Cluster:

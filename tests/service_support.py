@@ -7,6 +7,7 @@ gets its own schema. Without a server the PostgreSQL cases skip locally and fail
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import threading
@@ -164,19 +165,26 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | N
         return
     if not postgres_url:
         missing_service("PostgreSQL is not configured (IMPASTO_TEST_POSTGRES_URL)")
+    with postgres_schema(str(postgres_url), "t") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_schema(base: str, prefix: str) -> Iterator[str]:
+    """``base`` with its ``search_path`` set to a fresh schema, dropped afterwards."""
     from sqlalchemy import create_engine, text
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(str(postgres_url))
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
     try:
         with admin.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
     except Exception as exc:
         admin.dispose()
-        missing_service(f"PostgreSQL at {postgres_url} is not reachable ({type(exc).__name__})")
-    sep = "&" if "?" in str(postgres_url) else "?"
+        missing_service(f"PostgreSQL at {base} is not reachable ({type(exc).__name__})")
+    sep = "&" if "?" in base else "?"
     try:
-        yield f"{postgres_url}{sep}options=-csearch_path%3D{schema}"
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
     finally:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
