@@ -25,13 +25,11 @@ DATA = ROOT.parent / "shared" / "data"
 
 
 def child(kind: str, size: int, ref_iterations: int, content: str, style: str, out: str) -> None:
-    import torch
 
     from impasto.imageio import load_image
     from impasto.quality import QualityOptions, run_quality
     from impasto.styles import Style
 
-    torch.set_num_threads(torch.get_num_threads())
     photo, painting = load_image(content), load_image(style)
     if kind == "reference":
         opts = QualityOptions(size=size, multiscale=False, iterations=ref_iterations, precision="float32")

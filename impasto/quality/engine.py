@@ -61,7 +61,6 @@ class Encoder:
 
     def __init__(self, net: VGGFeatures, device: torch.device, dtype: torch.dtype) -> None:
         self.device, self.dtype = device, dtype
-        self.channels_last = True
         self.net = net.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def autocast(self) -> AbstractContextManager[object]:

@@ -60,8 +60,8 @@ class QualityOptions:
             raise OptionsError(f"style scale must be between 0.05 and 8, not {self.style_scale}")
         if self.optimizer not in OPTIMIZERS:
             raise OptionsError(f"unknown optimizer {self.optimizer!r}: use lbfgs or adam")
-        if isinstance(self.init, str) and self.init not in INITS and not self.init:
-            raise OptionsError("init must be content, noise or an image")
+        if isinstance(self.init, str) and not self.init:  # any other string names an image file
+            raise OptionsError(f"init must be {' or '.join(INITS)}, or an image")
         if self.backbone not in BACKBONES:
             raise OptionsError(f"unknown backbone {self.backbone!r}: use {' or '.join(BACKBONES)}")
         names = layer_names(self.backbone)
