@@ -69,6 +69,10 @@ def stylize(
     else:
         from .quality import QualityOptions, run_quality
 
+        if color_mode != "none":
+            # fast mode paints in colours of its own, which would leak into the photo's palette:
+            # colour-preserving paintings start from the photo unless told otherwise
+            options = {"init": "content", **options}
         opts = _options(QualityOptions, mode, options)
         painted = run_quality(engine_photo, engine_styles, opts, report, cancel).image
     return color.finish(painted, photo, color_mode)

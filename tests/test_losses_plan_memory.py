@@ -58,15 +58,20 @@ def test_tv_loss() -> None:
     assert float(tv_loss(stripes)) == pytest.approx(0.5)
 
 
-def test_plan_goes_coarse_to_fine_in_root_two_steps() -> None:
-    plan = make_plan((1024, 768), 512, 100)
+def test_plan_goes_coarse_to_fine_doubling_the_size() -> None:
+    plan = make_plan((1024, 768), 512, 56)
+    assert [s.size for s in plan.scales] == [(128, 96), (256, 192), (512, 384)]
+    # iterations are shared: each coarser scale (a quarter of the pixels) gets twice as many,
+    # so it costs half the time of the next finer one and the finest scale gets the most time
+    assert [s.iterations for s in plan.scales] == [32, 16, 8]
+    assert plan.steps == 56
+
+
+def test_plan_steps_can_be_finer() -> None:
+    plan = make_plan((1024, 768), 512, 100, ratio=2**0.5)
     sides = [s.long_side for s in plan.scales]
     assert sides == sorted(sides) and sides[-1] == 512 and sides[0] >= 126
     assert all(1.3 < b / a < 1.5 for a, b in itertools.pairwise(sides))
-    assert plan.scales[-1].size == (512, 384)
-    # iterations are shared: each coarser scale (half the pixels) gets about twice as many
-    assert [s.iterations for s in plan.scales] == [52, 26, 13, 6, 3]
-    assert plan.steps == 100
 
 
 def test_single_scale_plan() -> None:

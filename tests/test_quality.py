@@ -26,7 +26,10 @@ def diff(a: Image.Image, b: Image.Image) -> float:
 @pytest.mark.slow
 def test_end_to_end_style_loss_falls_tenfold(photo: Image.Image, starry: Image.Image) -> None:
     events: list[Event] = []
-    result = run_quality(photo, [Style(starry)], QualityOptions(size=96, iterations=80), events.append)
+    # from the photo itself, so that the optimisation does all the painting (the default starts
+    # from fast mode's draft, which is stylised already)
+    opts = QualityOptions(size=96, iterations=80, init="content")
+    result = run_quality(photo, [Style(starry)], opts, events.append)
     iterations = [e for e in events if isinstance(e, IterationEvent)]
     first_style = iterations[0].losses["style"]
     assert result.losses["style"] * 10 <= first_style, (first_style, result.losses)
@@ -45,7 +48,7 @@ def test_same_seed_gives_identical_bytes(photo: Image.Image, starry: Image.Image
 
 def test_progress_events_tell_the_whole_story(photo: Image.Image, starry: Image.Image) -> None:
     events: list[Event] = []
-    opts = QualityOptions(size=96, iterations=2, min_size=64, preview_every=3)
+    opts = QualityOptions(size=96, iterations=2, min_size=48, preview_every=3)
     result = run_quality(photo, [Style(starry)], opts, events.append)
     steps = [e for e in events if isinstance(e, IterationEvent)]
     assert [e.step for e in steps] == list(range(1, result.plan.steps + 1))
@@ -106,6 +109,7 @@ def test_blend_weights_move_the_result(photo: Image.Image, starry: Image.Image, 
         {"pooling": "avg"},
         {"style_scale": 0.5},
         {"init": "noise"},
+        {"init": "content"},
         {"precision": "bfloat16"},
         {"tv_weight": 0.0},
         {"style_layer_weights": (1, 0, 0, 0, 1)},
@@ -123,6 +127,31 @@ def test_each_option_runs_and_changes_the_picture(
 def test_init_from_an_image(photo: Image.Image, starry: Image.Image) -> None:
     out = impasto.stylize(photo, starry, **{**TINY, "iterations": 1}, init=starry)
     assert diff(out, starry.resize(out.size)) < diff(out, photo)
+
+
+def test_init_from_a_fast_mode_draft_starts_stylised(photo: Image.Image, starry: Image.Image) -> None:
+    """The optimisation starts from fast mode's painting: a lower style loss from the first step."""
+    first: dict[str, float] = {}
+
+    def drafted(init: str) -> bool:
+        events: list[Event] = []
+        run_quality(photo, [Style(starry)], QualityOptions(size=128, iterations=1, init=init), events.append)
+        stages = {e.stage for e in events if isinstance(e, StageEvent)}
+        first[init] = next(e for e in events if isinstance(e, IterationEvent)).losses["style"]
+        return "drafting" in stages
+
+    assert drafted("fast") and not drafted("content")
+    assert first["fast"] < 0.8 * first["content"], first
+
+
+@pytest.mark.parametrize(("preserve", "drafts"), [("none", True), ("luminance", False), ("histogram", False)])
+def test_colour_preserving_paintings_start_from_the_photo(
+    photo: Image.Image, starry: Image.Image, preserve: str, drafts: bool
+) -> None:
+    """Fast mode paints in colours of its own: its draft would leak them into the photo's palette."""
+    events: list[Event] = []
+    impasto.stylize(photo, starry, size=64, iterations=1, preserve_color=preserve, progress=events.append)
+    assert ("drafting" in {e.stage for e in events if isinstance(e, StageEvent)}) is drafts
 
 
 @pytest.mark.parametrize("mode", ["luminance", "histogram"])

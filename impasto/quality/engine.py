@@ -24,10 +24,12 @@ from ..styles import Style
 from .backbones import VGGFeatures, load_backbone
 from .losses import ContentLoss, StyleLoss, blend_grams, gram, tv_loss
 from .memory import available_bytes, estimate_bytes, largest_long_side
+from .optim import LBFGS
 from .options import QualityOptions
 from .plan import Plan, Scale, fit, make_plan
 
 MAX_STYLE_SIDE = 1024  # style images are analysed at most this large
+DRAFT_MIN_SIDE = 256  # fast-mode drafts are painted at least this large
 
 
 @dataclass
@@ -129,20 +131,45 @@ def upsample(image: Tensor, content: Tensor, coarse_content: Tensor | None) -> T
     return up.clamp(0, 1)
 
 
-def initial_image(opts: QualityOptions, content: Tensor, generator: torch.Generator) -> Tensor:
+def fast_painting(photo: Image.Image, styles: list[Style], plan: Plan, device: torch.device) -> Image.Image:
+    """Fast mode's feed-forward painting of the photo, as the first scale's starting point.
+
+    The draft already has the style's palette and strokes, so the optimisation only refines it.
+    It is painted at the first scale's size, but at least 256 px (the fast networks were trained
+    on pictures of a few hundred pixels, not on thumbnails), and shrunk to the first scale.
+    """
+    from ..fast import FastOptions, run_fast
+
+    first, final = plan.scales[0], plan.scales[-1]
+    side = min(final.long_side, max(first.long_side, DRAFT_MIN_SIDE))
+    options = FastOptions(device=str(device))
+    painted = run_fast(resize(photo, fit(photo.size, side)), styles, options, lambda _e: None, None)
+    return resize(painted, first.size)
+
+
+def initial_image(
+    opts: QualityOptions,
+    content: Tensor,
+    generator: torch.Generator,
+    draft: Image.Image | None = None,
+) -> Tensor:
     if isinstance(opts.init, str) and opts.init == "content":
         return content.clone()
     if isinstance(opts.init, str) and opts.init == "noise":
         noise = torch.rand(content.shape, generator=generator)
         return noise.to(content.device)
+    if isinstance(opts.init, str) and opts.init == "fast":
+        if draft is None:
+            raise OptionsError("init fast needs the fast-mode draft")
+        return to_tensor(resize(draft, (content.shape[3], content.shape[2])), content.device)
     img = load_image(opts.init, name=f"init image {opts.init}" if isinstance(opts.init, str) else None)
     return to_tensor(resize(img, (content.shape[3], content.shape[2])), content.device)
 
 
-def make_optimizer(opts: QualityOptions, params: list[Tensor]) -> torch.optim.Optimizer:
+def make_optimizer(opts: QualityOptions, image: Tensor, curvature: float | None) -> LBFGS | torch.optim.Adam:
     if opts.optimizer == "lbfgs":
-        return torch.optim.LBFGS(params, lr=opts.lr, max_iter=1, history_size=opts.history_size)
-    return torch.optim.Adam(params, lr=opts.lr)
+        return LBFGS(image, lr=opts.lr, history_size=opts.history_size, curvature=curvature)
+    return torch.optim.Adam([image], lr=opts.lr)
 
 
 class Timer:
@@ -202,12 +229,16 @@ class Run:
         self.timer = Timer()
         self.step = 0
         self.remaining = sum(s.iterations * s.size[0] * s.size[1] for s in plan.scales)
+        # L-BFGS curvature per pixel, carried from scale to scale: the per-pixel gradients of these
+        # size-normalised losses shrink as the pixel count grows, so the inverse curvature grows with it
+        self.curvature_per_pixel: float | None = None
 
     def paint(self, index: int, scale: Scale, image: Tensor, objective: Objective) -> ScaleOutcome:
         """Optimise ``image`` at one scale; return the best image seen (lowest total loss)."""
         image = image.detach().requires_grad_(True)
-        optimizer = make_optimizer(self.opts, [image])
         pixels = scale.size[0] * scale.size[1]
+        carried = None if self.curvature_per_pixel is None else self.curvature_per_pixel * pixels
+        optimizer = make_optimizer(self.opts, image, carried)
         losses: dict[str, float] = {}
 
         def closure() -> Tensor:
@@ -226,7 +257,7 @@ class Run:
                 break
             tick = time.perf_counter()
             before = image.detach().clone()
-            optimizer.step(closure)  # type: ignore[arg-type] # evaluates the losses of `before`, then moves
+            optimizer.step(closure)  # evaluates the losses of `before`, then moves
             if not np.isfinite(losses["total"]):
                 raise OptionsError(
                     "the optimisation diverged (loss is not finite); try a smaller learning rate"
@@ -253,6 +284,8 @@ class Run:
             if self.opts.preview_every and self.step % self.opts.preview_every == 0:
                 self.report(PreviewEvent(self.step, to_image(image)))
         cancelled = done < scale.iterations
+        if isinstance(optimizer, LBFGS) and optimizer.curvature is not None:
+            self.curvature_per_pixel = optimizer.curvature / pixels
         with torch.no_grad():
             image.clamp_(0, 1)
             _, final_losses = objective(image)
@@ -277,9 +310,9 @@ def run_quality(
     plan = make_plan(
         content.size,
         opts.size,
-        opts.iterations,
+        opts.steps,
         multiscale=opts.multiscale,
-        min_size=opts.min_size,
+        min_size=opts.first_size,
         ratio=opts.scale_ratio,
     )
     check_memory(plan, opts, device)
@@ -300,7 +333,11 @@ def run_quality(
         content_t = to_tensor(resize(content, scale.size), device)
         objective = Objective(encoder, content_t, styles, scale, opts)
         if image is None:
-            image = initial_image(opts, content_t, generator)
+            draft = None
+            if opts.drafted:
+                run.report(StageEvent("drafting", "a fast-mode first draft"))
+                draft = fast_painting(content, styles, plan, device)
+            image = initial_image(opts, content_t, generator, draft)
         else:  # coarse to fine: the previous result upsampled, plus the photo's finer detail
             image = upsample(image, content_t, previous_content)
         previous_content = content_t

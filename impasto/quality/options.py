@@ -12,7 +12,7 @@ from .backbones import BACKBONES, layer_names
 
 STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise")
+INITS = ("content", "noise", "fast")
 
 
 @dataclass
@@ -20,7 +20,7 @@ class QualityOptions:
     """Options of :func:`impasto.quality.run_quality` (also accepted by :func:`impasto.stylize`)."""
 
     size: int = 512  # long side of the output, px
-    iterations: int = 100  # in all, shared between the scales (coarse scales get more)
+    iterations: int | None = None  # in all, shared between the scales; None: see `steps`
     content_weight: float = 1.0
     style_weight: float = 10.0
     tv_weight: float = 2.0
@@ -29,7 +29,7 @@ class QualityOptions:
     style_layer_weights: tuple[float, ...] | None = None  # None: equal
     style_scale: float = 1.0  # style image seen at this multiple of the output's long side
     pooling: str = "max"
-    init: str | Image.Image = "content"  # "content", "noise", or an image (path or PIL)
+    init: str | Image.Image = "fast"  # "fast" (fast mode's painting), "content", "noise", or an image
     optimizer: str = "lbfgs"
     learning_rate: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
     history_size: int = 50  # L-BFGS memory
@@ -39,8 +39,8 @@ class QualityOptions:
     device: str = "auto"
     precision: str = "auto"
     multiscale: bool = True
-    min_size: int = 128  # coarsest scale's long side
-    scale_ratio: float = math.sqrt(2)
+    min_size: int | None = None  # coarsest scale's long side; None: see `first_size`
+    scale_ratio: float = 2.0  # size step between scales
     preview_every: int = 0  # emit a preview every N iterations (0: never)
     memory_limit: int | None = None  # bytes; None: what the machine has free
 
@@ -48,7 +48,7 @@ class QualityOptions:
         self.style_layers = tuple(self.style_layers)
         if self.size < 16 or self.size > 16384:
             raise OptionsError(f"size must be between 16 and 16384 px, not {self.size}")
-        if not 1 <= self.iterations <= 100_000:
+        if self.iterations is not None and not 1 <= self.iterations <= 100_000:
             raise OptionsError(f"iterations must be between 1 and 100000, not {self.iterations}")
         for name in ("content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
@@ -86,7 +86,7 @@ class QualityOptions:
             raise OptionsError(f"unknown pooling {self.pooling!r}: use max or avg")
         if self.precision not in ("auto", "float32", "bfloat16"):
             raise OptionsError(f"unknown precision {self.precision!r}: use auto, float32 or bfloat16")
-        if not self.min_size >= 16:
+        if self.min_size is not None and not self.min_size >= 16:
             raise OptionsError("min size must be at least 16 px")
         if self.scale_ratio <= 1.05:
             raise OptionsError("scale ratio must be above 1.05")
@@ -94,6 +94,35 @@ class QualityOptions:
             raise OptionsError("preview_every must be 0 (off) or a positive number of iterations")
         if not 1 <= self.history_size <= 1000:
             raise OptionsError("history size must be between 1 and 1000")
+
+    @property
+    def drafted(self) -> bool:
+        """True when the painting starts from fast mode's feed-forward painting."""
+        return isinstance(self.init, str) and self.init == "fast"
+
+    @property
+    def steps(self) -> int:
+        """Iterations in all. By default about 30 s of work at 512 px on a 2-core CPU.
+
+        From a fast-mode draft the composition and palette are already there: 13 iterations at the
+        full size refine it. From the photo (or noise, or an image) the coarse scales must build
+        them first: 56 iterations, 128:32 → 256:16 → 512:8 at 512 px.
+        """
+        if self.iterations is not None:
+            return self.iterations
+        return 13 if self.drafted else 56
+
+    @property
+    def first_size(self) -> int:
+        """The coarsest scale's long side: 512 px from a fast-mode draft, 128 px otherwise.
+
+        The draft already settles what the coarse scales are for, and the losses that count are
+        the finest scale's: up to 512 px it is refined at the output size alone; larger outputs
+        go up from 512 px in doubling steps.
+        """
+        if self.min_size is not None:
+            return self.min_size
+        return 512 if self.drafted else 128
 
     @property
     def layer_weights(self) -> dict[str, float]:
