@@ -3,9 +3,9 @@
     .venv/bin/python bench/quality.py [--size 512] [--reference-iterations 300]
 
 (1) reference: single scale, float32, L-BFGS, 300 iterations at 512 px long side;
-(2) Impasto's defaults (multi-scale plan, precision auto);
-(3) for comparison, ``init="fast"``: fast mode's painting refined at the full size for 14 iterations
-    (about the default's time).
+(2) Impasto's defaults (fast mode's draft refined at the full size, precision auto);
+(3) for comparison, ``init="content"``: painting from the photo itself, coarse to fine
+    (128 → 256 → 512 px), the default of colour-preserving runs.
 Each runs in its own child process so its peak memory (max RSS) is its own. Both final images are
 scored by the same evaluator (float32, the default loss weights at the full size), so their style
 losses compare fairly. Prints seconds per iteration per scale, wall time, losses, peak memory,
@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-KINDS = ["reference", "default", "fast-init"]
+KINDS = ["reference", "default", "from-photo"]
 
 
 def child(kind: str, size: int, ref_iterations: int, content: str, style: str, out: str) -> None:
@@ -36,8 +36,8 @@ def child(kind: str, size: int, ref_iterations: int, content: str, style: str, o
     photo, painting = load_image(content), load_image(style)
     if kind == "reference":
         opts = QualityOptions(size=size, multiscale=False, iterations=ref_iterations, precision="float32")
-    elif kind == "fast-init":
-        opts = QualityOptions(size=size, multiscale=False, iterations=14, init="fast")
+    elif kind == "from-photo":
+        opts = QualityOptions(size=size, init="content")
     else:
         opts = QualityOptions(size=size)
     start = time.perf_counter()
