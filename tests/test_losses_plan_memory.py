@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from impasto.errors import OptionsError
 from impasto.quality.losses import ContentLoss, StyleLoss, blend_grams, gram, tv_loss
 from impasto.quality.memory import estimate_bytes, largest_long_side, parse_bytes
+from impasto.quality.options import QualityOptions
 from impasto.quality.plan import make_plan
 
 
@@ -117,3 +118,14 @@ def test_parse_bytes() -> None:
     assert parse_bytes("16G") == 16 * 2**30
     assert parse_bytes("512MiB") == 512 * 2**20
     assert parse_bytes("1000") == 1000
+
+
+def test_defaults_follow_the_start() -> None:
+    """From fast mode's draft: 13 iterations from 512 px up; from the photo: 56 from 128 px up."""
+    drafted, from_photo = QualityOptions(), QualityOptions(init="content")
+    assert (drafted.steps, drafted.first_size) == (13, 512)
+    assert (from_photo.steps, from_photo.first_size) == (56, 128)
+    assert QualityOptions(iterations=7, min_size=64).steps == 7
+    assert QualityOptions(iterations=7, min_size=64).first_size == 64
+    plan = make_plan((1024, 768), 1024, drafted.steps, min_size=drafted.first_size)
+    assert plan.describe() == "512×384:9 → 1024×768:4"
