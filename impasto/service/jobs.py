@@ -46,7 +46,10 @@ class JobOptions(BaseModel):
     preserve_color: Literal["none", "luminance", "histogram"] = "none"
     strength: float | None = Field(None, ge=0.0, le=1.0, description="fast mode: 0 = photo, 1 = full style")
     iterations: int | None = Field(
-        None, ge=1, le=2000, description="quality mode: optimisation steps in all (default 13, or 56 from the photo)"
+        None,
+        ge=1,
+        le=2000,
+        description="quality mode: optimisation steps in all (default 13, or 56 from the photo)",
     )
     style_weight: float | None = Field(None, gt=0, le=1e9, description="quality mode: weight of style loss")
     content_weight: float | None = Field(
