@@ -179,6 +179,8 @@ def test_preserve_color_keeps_the_photo_palette(photo: Image.Image, starry: Imag
         ({"precision": "half"}, "precision"),
         ({"style_layer_weights": (1, 2)}, "layer weights"),
         ({"colour": 1}, "unknown option"),
+        ({"init": "fst"}, "neither fast, content, noise nor an image file"),
+        ({"init": ""}, "neither fast, content, noise nor an image file"),
     ],
 )
 def test_bad_options_are_clear_errors(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 
@@ -12,7 +13,7 @@ from .backbones import BACKBONES, layer_names
 
 STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise", "fast")
+INITS = ("fast", "content", "noise")
 
 
 @dataclass
@@ -60,8 +61,8 @@ class QualityOptions:
             raise OptionsError(f"style scale must be between 0.05 and 8, not {self.style_scale}")
         if self.optimizer not in OPTIMIZERS:
             raise OptionsError(f"unknown optimizer {self.optimizer!r}: use lbfgs or adam")
-        if isinstance(self.init, str) and not self.init:  # any other string names an image file
-            raise OptionsError(f"init must be {' or '.join(INITS)}, or an image")
+        if isinstance(self.init, str) and self.init not in INITS and not Path(self.init).is_file():
+            raise OptionsError(f"init {self.init!r} is neither {', '.join(INITS)} nor an image file")
         if self.backbone not in BACKBONES:
             raise OptionsError(f"unknown backbone {self.backbone!r}: use {' or '.join(BACKBONES)}")
         names = layer_names(self.backbone)
