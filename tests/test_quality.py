@@ -56,7 +56,8 @@ def test_progress_events_tell_the_whole_story(photo: Image.Image, starry: Image.
     assert all({"content", "style", "tv", "total"} <= set(e.losses) for e in steps)
     assert steps[-1].eta is not None and steps[-1].eta >= 0 and steps[-1].elapsed > 0
     previews = [e for e in events if isinstance(e, PreviewEvent)]
-    assert [p.step for p in previews] == [s for s in range(1, result.plan.steps + 1) if s % 3 == 0]
+    # the fast-mode draft first (step 0), then every third step
+    assert [p.step for p in previews] == [0] + [s for s in range(1, result.plan.steps + 1) if s % 3 == 0]
     assert {e.stage for e in events if isinstance(e, StageEvent)} >= {
         "loading",
         "analysing style",

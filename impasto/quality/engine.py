@@ -337,6 +337,8 @@ def run_quality(
             if opts.drafted:
                 run.report(StageEvent("drafting", "a fast-mode first draft"))
                 draft = fast_painting(content, styles, plan, device)
+                if opts.preview_every:  # something to look at within a second or two
+                    run.report(PreviewEvent(0, draft))
             image = initial_image(opts, content_t, generator, draft)
         else:  # coarse to fine: the previous result upsampled, plus the photo's finer detail
             image = upsample(image, content_t, previous_content)
