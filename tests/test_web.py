@@ -190,3 +190,16 @@ def test_pages_send_security_headers(client: TestClient) -> None:
         and "default-src 'self'" in r.headers["content-security-policy"]
     )
     assert client.post("/", data={}, headers={"Origin": "https://evil.example"}).status_code == 403
+
+
+def test_a_too_large_upload_gets_the_form_back_with_a_message(tmp_path: Path, engine: FakeEngine) -> None:
+    """Pages read the body up to the limit and answer in HTML; the API answers 413 in JSON at once."""
+    db = f"sqlite:///{tmp_path / 'big.db'}"
+    with client_for(tmp_path, db, engine, max_request_bytes=200_000) as c:
+        photo = ("content", ("big.png", b"\x89PNG" + b"0" * 300_000, "image/png"))
+        r = c.post("/", files=[photo], data={"style_source": "gallery", "style_name": "blue"})
+        assert r.status_code == 413 and "text/html" in r.headers["content-type"]
+        assert 'role="alert"' in r.text and "larger than" in r.text
+        assert "Turn a photo into a painting" in r.text  # the form again, not a bare error
+        api = c.post("/api/v1/jobs", files=[photo], data={"style_name": "blue"})
+        assert api.status_code == 413 and api.json()["code"] == "too_large"

@@ -32,7 +32,11 @@ HERE = Path(__file__).parent
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes (413), by header and while streaming."""
+    """Refuse request bodies over ``limit`` bytes (413), by header and while streaming.
+
+    API requests that declare too large a body get a JSON 413 at once; pages read the body up to
+    the limit and then refuse it, so that the form can come back with a message a person reads.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -42,7 +46,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        page = not scope["path"].startswith("/api/")
+        too_large = declared is not None and (not declared.isdigit() or int(declared) > self.limit)
+        if too_large and not page:
             await _json(413, "request body too large", "too_large")(scope, receive, send)
             return
         seen = 0
@@ -52,7 +58,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise TooLarge("request body too large")
+                raise TooLarge(f"the upload is larger than {self.limit / 2**20:.0f} MiB in all")
             return message
 
         await self.app(scope, limited, send)
