@@ -22,7 +22,7 @@ from ..service.jobs import delete_job, get_job, job_options, rate_job, request_c
 from ..service.models import Job, Status
 from ..service.runtime import Runtime
 from .deps import client_id, runtime
-from .intake import RateLimited, TooLarge, again, from_form, submit
+from .intake import RateLimited, again, from_form, submit
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -77,7 +77,7 @@ async def create_submit(request: Request, rt: RT) -> Response:
         sub = await from_form(FormData([*cleaned.items(), *files]), rt.settings.max_image_bytes)
         jobs = await run_in_threadpool(submit, rt, sub, client_id(request))
     except ImpastoError as exc:
-        status = 429 if isinstance(exc, RateLimited) else 413 if isinstance(exc, TooLarge) else 422
+        status = 429 if isinstance(exc, RateLimited) else 413 if "larger" in str(exc) else 422
         styles = await run_in_threadpool(_styles, rt)
         return render(
             request,
