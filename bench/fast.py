@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+DATA = ROOT / "tests" / "data"  # the committed images; --data DIR (content/, style/) for others
 ENGINES = ("impasto fast", "stlite builtin", "stlite image")
 
 
@@ -82,7 +82,7 @@ def _measure(engine: str, size: int, repeats: int, shape: tuple[int, int] | None
     args = [sys.executable, __file__, "--child", engine, "--sizes", str(size), "--repeats", str(repeats)]
     if shape:
         args += ["--shape", f"{shape[0]}x{shape[1]}"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "IMPASTO_BENCH_DATA": str(DATA)}
     out = subprocess.run(args, check=True, capture_output=True, text=True, env=env)
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -95,9 +95,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="512,1024,2048")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--big", action="store_true", help="also paint 4000x3000 (automatic tiles)")
+    parser.add_argument("--data", type=Path, default=None, help="image folder with content/ and style/")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--shape", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global DATA
+    DATA = args.data or Path(os.environ.get("IMPASTO_BENCH_DATA") or DATA)
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.child:
         w, h = (int(v) for v in args.shape.split("x")) if args.shape else (None, None)

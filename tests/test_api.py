@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from service_support import *  # noqa: F403
-from service_support import FakeEngine, client_for, jpeg, png, wait_for
+from support.fakes import FakeEngine
+from support.images import jpeg, png
+from support.web import client_for, wait_for
 
 
 def b64(data: bytes) -> str:

@@ -16,7 +16,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import positive_data_acceptance
-from service_support import FakeEngine
+from support.fakes import FakeEngine
 
 from impasto.service.config import Settings
 from impasto.web import create_app

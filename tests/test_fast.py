@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from support.data import DATA, thumbnail
 
 import impasto
 from impasto.errors import Cancelled, OptionsError
@@ -28,19 +29,11 @@ from impasto.fast.weights import (
 from impasto.progress import CancelToken, DoneEvent, IterationEvent
 from impasto.styles import Style
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ort = pytest.importorskip("onnxruntime")
 
 
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IMPASTO_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
 def _image(name: str, long_side: int) -> Image.Image:
-    img = Image.open(DATA / name).convert("RGB")
-    img.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
-    return img
+    return thumbnail(DATA / name, long_side)
 
 
 def _array(img: Image.Image) -> np.ndarray:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from support.data import DATA
 
 import impasto
 import impasto.cli
@@ -15,16 +16,7 @@ from impasto.errors import OptionsError
 from impasto.fast import style_vector
 from impasto.styles import resolve_styles
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BUILTIN = {"starry-night", "the-scream", "shipwreck", "woman-with-hat", "udnie"}
-
-
-@pytest.fixture(autouse=True)
-def _own_dirs(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("IMPASTO_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-    monkeypatch.setenv("IMPASTO_GALLERY_DIR", str(tmp_path / "gallery"))
 
 
 def test_builtin_paintings_are_small_and_described() -> None:
@@ -57,7 +49,7 @@ def test_lookup_by_name() -> None:
 def test_user_style_round_trip(tmp_path: Path) -> None:
     source = Image.open(DATA / "style" / "udnie.jpg").convert("RGB").resize((300, 200))
     entry = gallery.add_style("my-udnie", source, title="Mine", artist="Me", year=2024)
-    assert not entry.builtin and entry.path.parent == tmp_path / "gallery"
+    assert not entry.builtin and entry.path.parent == tmp_path / "impasto-gallery"
     assert [e.name for e in gallery.list_styles()][-1] == "my-udnie"
     again = gallery.get("my-udnie")
     assert (again.title, again.artist, again.year) == ("Mine", "Me", "2024")

@@ -1,6 +1,6 @@
 """Scale-out (issue 5): the web node enqueues, Celery workers run the same jobs, over real Redis and
 PostgreSQL on loopback. End to end with the real engine, then faults and load with a stand-in
-engine whose timing is known (``tests/scale_engine.py``).
+engine whose timing is known (``tests/support/fakes.py``).
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from scale_support import *  # noqa: F403
-from scale_support import Cluster, RedisServer, _b64, kill_group
-from service_support import *  # noqa: F403
-from service_support import png
 from sqlalchemy import func, select
+from support.cluster import Cluster, RedisServer, kill_group
+from support.images import b64, png
 
 from impasto.service.blobdb import DbStore, make_store, store_kind
 from impasto.service.celery_app import WorkerNode
@@ -32,7 +30,7 @@ from impasto.service.models import FINISHED, Job, JobEvent, Status
 from impasto.service.store import BlobNotFound, FileStore
 
 pytestmark = pytest.mark.scale
-FAKE = {"IMPASTO_ENGINE": "scale_engine:stylize"}
+FAKE = {"IMPASTO_ENGINE": "support.fakes:worker_engine"}
 MakeCluster = Callable[..., Cluster]
 
 
@@ -224,7 +222,7 @@ def test_redis_stopped_briefly_gives_clear_errors_then_recovers_without_losing_j
     cluster.start_worker()
     before = [cluster.create("fast")["id"] for _ in range(8)]  # ~0.4 s each: most still queued
     redis_server.stop()
-    refused = cluster.http.post("/api/v1/jobs", json={"content": _b64(png()), "style_name": "starry-night"})
+    refused = cluster.http.post("/api/v1/jobs", json={"content": b64(png()), "style_name": "starry-night"})
     assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
     assert refused.json() == {
         "detail": "the job queue (Redis) is unavailable; try again shortly",
@@ -256,7 +254,7 @@ def test_load_20_clients_200_fast_jobs_every_job_accounted_for_once(
     cluster.start_server()
     cluster.start_worker(concurrency=2)
     cluster.start_worker(concurrency=2)
-    body = {"content": _b64(png(32, 24)), "style_name": "starry-night", "size": 64}
+    body = {"content": b64(png(32, 24)), "style_name": "starry-night", "size": 64}
 
     def client(n: int) -> list[str]:
         with httpx.Client(base_url=cluster.base, timeout=60) as http:

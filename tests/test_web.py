@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from service_support import *  # noqa: F403
-from service_support import FakeEngine, client_for, png, wait_for
+from support.fakes import FakeEngine
+from support.images import png
+from support.web import client_for, wait_for
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from service_support import ROOT, FakeEngine, missing_service, service_env
+from support.env import ROOT, missing_service, service_env
+from support.fakes import FakeEngine
+from support.images import png
+from support.net import free_port
 
 from impasto.service.config import Settings
 
@@ -42,12 +41,6 @@ def real_engine_missing() -> str | None:
     return None if styles else "the gallery has no styles"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def running_server(data: Path, stylize: Any) -> Iterator[str]:
     """The app under uvicorn on a free loopback port, for as long as the block runs."""
@@ -56,7 +49,7 @@ def running_server(data: Path, stylize: Any) -> Iterator[str]:
     from impasto.web import create_app
 
     app = create_app(Settings(data_dir=data, preview_interval=0.1), stylize=stylize)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -76,7 +69,6 @@ def _add_style(base: str, name: str) -> None:
     import base64
 
     import httpx
-    from service_support import png
 
     body = {"name": name, "image": base64.b64encode(png(200, 150, (40, 80, 200))).decode()}
     httpx.post(f"{base}/api/v1/styles", json=body).raise_for_status()

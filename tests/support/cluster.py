@@ -16,22 +16,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from service_support import missing_service, postgres_schema, service_env
 
-ROOT = Path(__file__).resolve().parents[1]
+from support.env import ROOT, missing_service
+from support.images import b64, png
+from support.net import free_port
+
 IMPASTO = [sys.executable, "-m", "impasto"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RedisServer:
@@ -72,26 +67,6 @@ class RedisServer:
             self.proc.terminate()  # SIGTERM: Redis flushes its append-only file and exits
             self.proc.wait(10)
         self.proc = None
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL URL whose ``search_path`` is a fresh schema of this test's own."""
-    base = service_env("IMPASTO_TEST_POSTGRES_URL")
-    if not base:
-        missing_service("PostgreSQL is not configured (IMPASTO_TEST_POSTGRES_URL)")
-    with postgres_schema(str(base), "s") as url:
-        yield url
 
 
 class Cluster:
@@ -176,10 +151,8 @@ class Cluster:
     # --- the API ------------------------------------------------------------------------------
 
     def create(self, mode: str = "fast", **options: Any) -> dict[str, Any]:
-        from service_support import png
-
         body = {
-            "content": _b64(png(48, 32)),
+            "content": b64(png(48, 32)),
             "style_name": "starry-night",
             "mode": mode,
             "size": 64,
@@ -209,30 +182,9 @@ class Cluster:
         return done
 
 
-def _b64(data: bytes) -> str:
-    import base64
-
-    return base64.b64encode(data).decode("ascii")
-
-
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
     """kill -9 a process and its pool children (its process group)."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(10)
-
-
-@pytest.fixture
-def cluster_factory(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
-    made: list[Cluster] = []
-
-    def make(db_url: str, broker_url: str, **env: str) -> Cluster:
-        made.append(Cluster(tmp_path, db_url, broker_url, **env))
-        return made[-1]
-
-    try:
-        yield make
-    finally:
-        for cluster in made:
-            cluster.close()

@@ -1,0 +1,38 @@
+"""An app under test: a TestClient over a fresh app, and waiting for a job to reach a state."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from impasto.service.config import Settings
+from impasto.web import create_app
+
+
+def client_for(tmp_path: Path, db_url: str, stylize: Any, **settings: Any) -> TestClient:
+    """A TestClient over a fresh app (use it as a context manager: that runs startup/shutdown)."""
+    fetcher = settings.pop("fetcher", None)
+    base: dict[str, Any] = {"jobs_per_minute": 6000.0, "jobs_burst": 1000, "preview_interval": 0.0}
+    base.update(settings)
+    config = Settings(data_dir=tmp_path / "data", database_url=db_url, **base)
+    return TestClient(create_app(config, stylize=stylize, fetcher=fetcher))
+
+
+def wait_for(
+    client: TestClient,
+    job_id: str,
+    statuses: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
+    timeout: float = 60.0,
+) -> dict[str, Any]:
+    """The job once its status is one of ``statuses`` (a generous bound: a loaded machine is slow)."""
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/jobs/{job_id}").json()
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} did not reach {statuses}: {job}")
