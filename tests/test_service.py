@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from service_support import *  # noqa: F403
-from service_support import FakeEngine, client_for, png, wait_for
 from sqlalchemy import inspect, select
+from support.fakes import FakeEngine
+from support.images import png
+from support.web import client_for, wait_for
 
+import impasto.service.jobs as jobs_module
 from impasto.service.config import Settings, redact_url
 from impasto.service.db import Database
 from impasto.service.jobs import JobContext, JobOptions, StyleRef, create_job, get_job, recover, run_job
@@ -95,23 +99,24 @@ def test_run_job_claims_once_and_persists_events(tmp_path: Path, db_url: str) ->
 
 def test_cancel_flag_in_database_reaches_a_running_job(tmp_path: Path, db_url: str) -> None:
     """What a remote worker relies on: no shared token, only the database flag."""
-    engine = FakeEngine(steps=400, delay=0.005)
+    engine = FakeEngine(steps=100_000, delay=0.001)  # reports progress (and so polls) until cancelled
     ctx = _context(tmp_path, db_url, engine)
     ctx.cancel_poll_interval = 0.05
     job_id = _queued(ctx)
     result: list[object] = []
     worker = threading.Thread(target=lambda: result.append(run_job(job_id, ctx)))
     worker.start()
-    time.sleep(0.3)
+    _wait(lambda: engine.running == 1, "the job to start")
     with ctx.db.session() as s:
         s.get(Job, job_id).cancel_requested = True  # type: ignore[union-attr]
-    worker.join(10)
+    worker.join(60)
     assert result == ["cancelled"] and get_job(ctx.db, job_id).status == "cancelled"
     ctx.db.dispose()
 
 
 def test_pool_runs_quality_one_at_a_time_and_fast_concurrently(tmp_path: Path, db_url: str) -> None:
-    engine = FakeEngine(steps=5, delay=0.03)
+    engine = FakeEngine(steps=2)
+    engine.gate = threading.Event()  # every run waits here until the test has seen the pool full
     ctx = _context(tmp_path, db_url, engine)
     pool = WorkerPool(ctx, fast_workers=2, quality_workers=1)
     pool.start()
@@ -120,24 +125,24 @@ def test_pool_runs_quality_one_at_a_time_and_fast_concurrently(tmp_path: Path, d
     ]
     for job_id, mode in ids:
         pool.submit(job_id, mode)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(not get_job(ctx.db, j).state.finished for j, _ in ids):
-        time.sleep(0.05)
+    _wait(lambda: engine.running == 3, "two fast jobs and one quality job to run at once")
+    time.sleep(0.2)  # room for a fourth job to start, were the pool to allow one
+    assert engine.running == 3 and engine.peak == {"fast": 2, "quality": 1}
+    engine.gate.set()
+    _wait(lambda: all(get_job(ctx.db, j).state.finished for j, _ in ids), "every job to finish")
     pool.stop()
     assert all(get_job(ctx.db, j).status == "succeeded" for j, _ in ids)
-    quality_overlap = _max_overlap(ctx, [j for j, m in ids if m == "quality"])
-    fast_overlap = _max_overlap(ctx, [j for j, m in ids if m == "fast"])
-    assert quality_overlap == 1 and fast_overlap == 2
+    assert engine.peak == {"fast": 2, "quality": 1}
     ctx.db.dispose()
 
 
-def _max_overlap(ctx: JobContext, job_ids: list[str]) -> int:
-    spans = []
-    for job_id in job_ids:
-        job = get_job(ctx.db, job_id)
-        assert job.started_at and job.finished_at
-        spans.append((job.started_at, job.finished_at))
-    return max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
+def _wait(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Wait for the event the test means (a generous bound: a loaded machine is slow, not wrong)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
 
 
 def test_restart_runs_queued_jobs_and_requeues_interrupted_ones(tmp_path: Path, db_url: str) -> None:
@@ -231,9 +236,13 @@ def test_migrations_ship_inside_the_package() -> None:
     assert list((root / "versions").glob("0001_*.py"))
 
 
-def test_throttled_progress_keeps_iterations_between_previews(tmp_path: Path, db_url: str) -> None:
-    ctx = _context(tmp_path, db_url, FakeEngine(steps=20, delay=0.03))
+def test_throttled_progress_keeps_iterations_between_previews(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = _context(tmp_path, db_url, FakeEngine(steps=20))
     ctx.event_interval, ctx.preview_interval = 0.1, 0.25
+    clock = iter(0.015 * n for n in range(1, 10_000))  # each progress event 15 ms after the last
+    monkeypatch.setattr(jobs_module, "time", SimpleNamespace(monotonic=lambda: next(clock)))
     job_id = _queued(ctx)
     assert run_job(job_id, ctx) == "succeeded"
     with ctx.db.session() as s:
