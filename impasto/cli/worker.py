@@ -12,6 +12,7 @@ import socket
 from typing import Any
 
 from ..errors import OptionsError
+from .extras import require
 
 
 def register(sub: Any) -> None:
@@ -40,7 +41,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from celery import signals
+    require("worker", "worker")
+    from celery import signals  # the worker extra: imported only once we know it is there
 
     from ..service import logs
     from ..service.celery_app import QUEUES, make_celery
