@@ -30,6 +30,7 @@ run: $(VENV)/.web
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check impasto tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # PostgreSQL, Redis (loopback only) and Chromium from Debian packages, for the service and browser tests.
 # Outside CI a service that cannot be started (no root to install it, say) is not fatal: the tests

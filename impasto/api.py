@@ -17,10 +17,12 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from . import color
+from . import color, gallery
 from .errors import OptionsError
+from .fast import FastOptions, run_fast
 from .imageio import ImageInput, load_image, save_image
 from .progress import CancelToken, ProgressCallback, ignore
+from .quality import QualityOptions, run_quality
 from .styles import Style, StyleSpec, resolve_styles
 
 Mode = Literal["quality", "fast"]
@@ -46,29 +48,26 @@ def stylize(
     preserve_color: str | bool | None = "none",
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    max_pixels: int | None = None,
     **options: Any,
 ) -> Image.Image:
     """Paint ``content`` in the style of ``style`` and return the picture.
 
     ``content`` and each style may be a path, bytes, a PIL image or an array; ``style`` may also be
-    a gallery name, a list of styles, or a list of ``(style, weight)`` pairs. Other keyword options
-    are the engine's: see :class:`impasto.quality.QualityOptions` and
-    :class:`impasto.fast.FastOptions`.
+    a gallery name, a list of styles, or a list of ``(style, weight)`` pairs. ``max_pixels`` caps
+    each decoded input (default: :func:`impasto.imageio.max_pixels`). Other keyword options are
+    the engine's: see :class:`impasto.quality.QualityOptions` and :class:`impasto.fast.FastOptions`.
     """
     if mode not in MODES:
         raise OptionsError(f"unknown mode {mode!r}: use quality or fast")
     color_mode = color.check_mode(preserve_color)
-    photo = load_image(content)
-    styles = resolve_styles(style, style_weights)
+    photo = load_image(content, limit=max_pixels)
+    styles = resolve_styles(style, style_weights, by_name=gallery.style, limit=max_pixels)
     engine_photo, engine_styles = prepare_colors(photo, styles, color_mode)
     report = progress or ignore
     if mode == "fast":
-        from .fast import FastOptions, run_fast
-
         painted = run_fast(engine_photo, engine_styles, _options(FastOptions, mode, options), report, cancel)
     else:
-        from .quality import QualityOptions, run_quality
-
         if color_mode != "none":
             # fast mode paints in colours of its own, which would leak into the photo's palette:
             # colour-preserving paintings start from the photo unless told otherwise

@@ -1,13 +1,19 @@
-"""Style inputs: files, images, arrays or gallery names, each with a blending weight."""
+"""Style inputs: files, images or arrays, each with a blending weight.
+
+A leaf of the package: names (gallery styles) are resolved by whoever calls
+:func:`resolve_styles` and passes a ``by_name`` lookup (:func:`impasto.api.stylize` passes the
+gallery's), so this module knows nothing above images.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 from PIL import Image
 
 from .errors import OptionsError
@@ -16,20 +22,28 @@ from .imageio import ImageInput, describe, load_image
 
 @dataclass(frozen=True)
 class Style:
-    """One style image and its share of the blend."""
+    """One style image and its share of the blend.
+
+    ``vector`` is an optional precomputed fast-mode style vector of ``image``, made by the style
+    predictor whose ONNX file has the SHA-256 ``vector_digest``; the fast engine uses it only when
+    that digest is its own predictor's (the gallery ships vectors so its styles cost nothing).
+    """
 
     image: Image.Image
     weight: float = 1.0
     label: str = "style"
-    gallery_name: str | None = None  # set when the style came from the gallery (precomputed data)
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+    vector_digest: str = field(default="", repr=False)
 
     def with_image(self, image: Image.Image) -> Style:
-        """The same style seen through a colour transform: no longer the gallery's own pixels."""
-        return replace(self, image=image, gallery_name=None)
+        """The same style seen through a colour transform: its precomputed vector no longer fits."""
+        return replace(self, image=image, vector=None, vector_digest="")
 
 
 StyleInput = ImageInput | Style
 StyleSpec = StyleInput | Sequence[StyleInput] | Sequence[tuple[StyleInput, float]]
+#: Finds a style by name (``"starry-night"``) with a weight, or raises :class:`OptionsError`.
+NameLookup = Callable[[str, float], Style]
 
 
 def parse_weighted(text: str) -> tuple[str, float | None]:
@@ -43,23 +57,41 @@ def parse_weighted(text: str) -> tuple[str, float | None]:
     return text, None
 
 
-def resolve_one(source: StyleInput, weight: float = 1.0) -> Style:
+def looks_like_name(text: str) -> bool:
+    """``"starry-night"`` is a name; ``"starry.jpg"`` or ``"art/starry"`` are paths."""
+    return os.sep not in text and "." not in Path(text).name
+
+
+def resolve_one(
+    source: StyleInput,
+    weight: float = 1.0,
+    *,
+    by_name: NameLookup | None = None,
+    limit: int | None = None,
+) -> Style:
     if isinstance(source, Style):
         return replace(source, weight=weight) if weight != 1.0 else source
     if isinstance(source, str | os.PathLike) and not Path(source).exists():
         text = str(source)
         name, parsed = parse_weighted(text)
         if parsed is not None:
-            return resolve_one(name, weight * parsed)
-        if os.sep not in text and "." not in Path(text).name:
-            from . import gallery  # gallery names like "starry-night"
-
-            return gallery.style(text, weight)
-    return Style(load_image(source), weight, describe(source))
+            return resolve_one(name, weight * parsed, by_name=by_name, limit=limit)
+        if by_name is not None and looks_like_name(text):
+            return by_name(text, weight)
+    return Style(load_image(source, limit=limit), weight, describe(source))
 
 
-def resolve_styles(spec: StyleSpec, weights: Sequence[float] | None = None) -> list[Style]:
-    """Turn whatever the user gave as style(s) into weighted :class:`Style` objects (weights sum to 1)."""
+def resolve_styles(
+    spec: StyleSpec,
+    weights: Sequence[float] | None = None,
+    *,
+    by_name: NameLookup | None = None,
+    limit: int | None = None,
+) -> list[Style]:
+    """Turn whatever the user gave as style(s) into weighted :class:`Style` objects (weights sum to 1).
+
+    Names go to ``by_name``; without it a name is just a missing file. ``limit`` caps the decoded
+    pixels of each image (default: :func:`impasto.imageio.max_pixels`)."""
     items: list[object] = list(spec) if isinstance(spec, list | tuple) and not _is_pair(spec) else [spec]
     if not items:
         raise OptionsError("at least one style image is needed")
@@ -70,7 +102,7 @@ def resolve_styles(spec: StyleSpec, weights: Sequence[float] | None = None) -> l
         source, weight = _split(item)
         if weights is not None:
             weight = weights[i]
-        styles.append(resolve_one(source, float(weight)))
+        styles.append(resolve_one(source, float(weight), by_name=by_name, limit=limit))
     total = sum(s.weight for s in styles)
     if any(s.weight < 0 for s in styles) or total <= 0:
         raise OptionsError("style weights must be non-negative and not all zero")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,8 @@ from support.data import DATA
 import impasto
 import impasto.cli
 from impasto import gallery
-from impasto.errors import OptionsError
-from impasto.fast import style_vector
+from impasto.errors import ImageError, OptionsError
+from impasto.fast import predictor_digest, style_vector, vector_of
 from impasto.styles import resolve_styles
 
 BUILTIN = {"starry-night", "the-scream", "shipwreck", "woman-with-hat", "udnie"}
@@ -34,16 +35,28 @@ def test_builtin_paintings_are_small_and_described() -> None:
 
 def test_precomputed_vectors_match_the_paintings() -> None:
     for name in ("starry-night", "udnie"):
-        assert np.allclose(gallery.style_vector(name), style_vector(gallery.get(name).image()), atol=1e-4)
+        assert np.allclose(gallery.painting_vector(name), style_vector(gallery.get(name).image()), atol=1e-4)
 
 
 def test_lookup_by_name() -> None:
     style = gallery.style("the-scream", 0.5)
-    assert style.gallery_name == "the-scream" and style.weight == 0.5 and style.label == "the-scream"
-    [resolved] = resolve_styles("the-scream")
-    assert resolved.gallery_name == "the-scream" and resolved.image.size == style.image.size
+    assert style.weight == 0.5 and style.label == "the-scream" and style.vector is not None
+    assert style.vector_digest == predictor_digest()
+    [resolved] = resolve_styles("the-scream", by_name=gallery.style)
+    assert resolved.label == "the-scream" and resolved.image.size == style.image.size
     with pytest.raises(OptionsError, match=r"known: .*starry-night"):
         gallery.style("mona-lisa")
+    with pytest.raises(ImageError, match="no such file"):  # styles alone know no names
+        resolve_styles("the-scream")
+
+
+def test_the_engine_uses_a_carried_vector_only_from_its_own_predictor() -> None:
+    style = gallery.style("udnie")
+    assert style.vector is not None
+    assert np.array_equal(vector_of(style), style.vector)
+    stale = replace(style, vector=style.vector + 1.0, vector_digest="0" * 64)
+    assert np.allclose(vector_of(stale), style_vector(style.image), atol=1e-5)
+    assert style.with_image(style.image).vector is None  # a colour transform drops it
 
 
 def test_user_style_round_trip(tmp_path: Path) -> None:
@@ -54,7 +67,7 @@ def test_user_style_round_trip(tmp_path: Path) -> None:
     again = gallery.get("my-udnie")
     assert (again.title, again.artist, again.year) == ("Mine", "Me", "2024")
     assert np.array_equal(np.asarray(again.image()), np.asarray(source))  # saved losslessly
-    assert np.allclose(gallery.style_vector("my-udnie"), style_vector(source), atol=1e-4)
+    assert np.allclose(gallery.painting_vector("my-udnie"), style_vector(source), atol=1e-4)
     painted = impasto.stylize(source.resize((64, 48)), "my-udnie", mode="fast")
     assert painted.size == (64, 48)
     with pytest.raises(OptionsError, match="already"):

@@ -7,6 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import gallery
+from ..errors import OptionsError
+from ..imageio import output_format, save_image
+from ..sheet import contact_sheet
+
 
 def register(sub: Any) -> None:
     styles: argparse.ArgumentParser = sub.add_parser(
@@ -41,8 +46,6 @@ def register(sub: Any) -> None:
 
 
 def list_styles(args: argparse.Namespace) -> int:
-    from .. import gallery
-
     entries = gallery.list_styles()
     width = max((len(e.name) for e in entries), default=4)
     for entry in entries:
@@ -54,8 +57,6 @@ def list_styles(args: argparse.Namespace) -> int:
 
 
 def add_style(args: argparse.Namespace) -> int:
-    from .. import gallery
-
     entry = gallery.add_style(
         args.name, Path(args.image), title=args.title, artist=args.artist, year=args.year,
         licence=args.licence, replace=args.replace,
@@ -65,14 +66,10 @@ def add_style(args: argparse.Namespace) -> int:
 
 
 def render_sheet(args: argparse.Namespace) -> int:
-    from .. import gallery
-    from ..errors import OptionsError
-    from ..imageio import output_format, save_image
-
     output_format(args.output)  # refuse a bad suffix before any painting
     if args.size < 16 or args.columns < 1:
         raise OptionsError("--size must be at least 16 and --columns at least 1")
-    sheet = gallery.contact_sheet(
+    sheet = contact_sheet(
         Path(args.photo), size=args.size, mode=args.mode, columns=args.columns,
         on_style=lambda name: print(f"painting {name}...", file=sys.stderr),
     )  # fmt: skip

@@ -10,6 +10,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..api import stylize
 from ..errors import ImpastoError, OptionsError
 from ..imageio import OUTPUT_FORMATS, output_format, save_image
 from ..progress import DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
@@ -184,8 +185,6 @@ class Reporter:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import stylize
-
     options = engine_options(args)
     names, weights = parse_styles(args)
     summary: list[dict[str, Any]] = []

@@ -92,6 +92,4 @@ def _keep_our_logging(**_: Any) -> None:
 
 def _share_cores(threads: int) -> None:
     """Each pool process gets its share of the cores for the engine's math."""
-    import torch
-
     torch.set_num_threads(threads)

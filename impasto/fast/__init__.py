@@ -5,6 +5,16 @@ are dequantised once into float PyTorch modules (:mod:`impasto.fast.weights`) an
 size — tile by tile for large pictures, with exact results (:mod:`impasto.fast.networks`).
 """
 
-from .engine import FastOptions, blend_vectors, load_networks, run_fast, style_square, style_vector
+from .engine import FastOptions, blend_vectors, load_networks, run_fast, style_square, style_vector, vector_of
+from .weights import predictor_digest
 
-__all__ = ["FastOptions", "blend_vectors", "load_networks", "run_fast", "style_square", "style_vector"]
+__all__ = [
+    "FastOptions",
+    "blend_vectors",
+    "load_networks",
+    "predictor_digest",
+    "run_fast",
+    "style_square",
+    "style_vector",
+    "vector_of",
+]

@@ -19,7 +19,7 @@ from ..imageio import fit_long_side
 from ..progress import CancelToken, DoneEvent, IterationEvent, ProgressCallback, StageEvent
 from ..styles import Style
 from .networks import STYLE_DIM, STYLE_SIZE, StylePredictor, Transformer
-from .weights import load_predictor, load_transformer
+from .weights import load_predictor, load_transformer, predictor_digest
 
 MIN_SIDE = 16
 #: Largest output painted in one piece per layer when ``tile_size`` is automatic (pixels).
@@ -113,11 +113,10 @@ def style_vector(img: Image.Image, device: str = "cpu") -> np.ndarray:
     return vec
 
 
-def _vector_for(style: Style, device: str) -> np.ndarray:
-    if style.gallery_name is not None:
-        from .. import gallery
-
-        return gallery.style_vector(style.gallery_name)
+def vector_of(style: Style, device: str = "cpu") -> np.ndarray:
+    """The style's vector: the one it carries when our predictor made it, else computed."""
+    if style.vector is not None and style.vector_digest == predictor_digest():
+        return np.asarray(style.vector, dtype=np.float32)
     return style_vector(style.image, device)
 
 
@@ -127,7 +126,7 @@ def blend_vectors(
     """Weighted mix of the styles' vectors, then ``strength`` of the way from the content's own vector."""
     vec = np.zeros(STYLE_DIM, dtype=np.float64)
     for s in styles:
-        vec += s.weight * _vector_for(s, device)
+        vec += s.weight * vector_of(s, device)
     if strength < 1.0:
         vec = strength * vec + (1.0 - strength) * style_vector(content, device)
     return vec.astype(np.float32)

@@ -10,6 +10,7 @@ activation ``QuantizeLinear`` of a graph onto the networks' quantisation points.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from importlib import resources
@@ -43,6 +44,7 @@ def model_path(filename: str) -> Path:
 
 def dequantised_convs(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Every Conv node's float weight and bias, keyed by its weight's name (without ``/weights``)."""
+    # onnx is slow to import and read only on the first conversion (then safetensors are cached)
     import onnx
     from onnx import numpy_helper
 
@@ -120,6 +122,7 @@ def activation_quant(filename: str) -> dict[str, QParams]:
     values already on that grid); those are the only quantisers left out, and any other unmapped
     one is an error — so the reference mode rounds exactly where the graph rounds.
     """
+    # onnx is slow to import and needed only by the int8 reference mode (tests)
     import onnx
     from onnx import numpy_helper
 
@@ -215,6 +218,12 @@ def _cached_state(filename: str, kind: str) -> tuple[dict[str, torch.Tensor], st
         save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata={"onnx_sha256": digest})
         tmp.replace(cached)
     return state, digest
+
+
+@functools.lru_cache(maxsize=1)
+def predictor_digest() -> str:
+    """The installed style predictor's ONNX SHA-256, without loading it (it keys style vectors)."""
+    return sha256_file(model_path(PREDICT_FILE))
 
 
 def load_transformer(quantise_activations: bool = False) -> Transformer:

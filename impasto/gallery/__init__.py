@@ -15,18 +15,18 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 from platformdirs import user_data_dir
 
 from ..cache import atomic_write_bytes
 from ..errors import ImageError, OptionsError
+from ..fast import predictor_digest, style_vector, vector_of
 from ..imageio import ImageInput, encode_image, fit_long_side, load_image
 from ..styles import Style
 
@@ -129,21 +129,16 @@ def get(name: str) -> GalleryStyle:
 
 
 def style(name: str, weight: float = 1.0) -> Style:
-    """A gallery painting as a :class:`~impasto.styles.Style` for either engine."""
+    """A gallery painting as a :class:`~impasto.styles.Style` for either engine, carrying its
+    precomputed fast-mode vector and the digest of the predictor that made it."""
     entry = get(name)
-    return Style(entry.image(), weight, label=name, gallery_name=name)
+    vector = None if entry.vector is None else np.asarray(entry.vector, dtype=np.float32)
+    return Style(entry.image(), weight, label=name, vector=vector, vector_digest=entry.predictor_sha256)
 
 
-def style_vector(name: str) -> np.ndarray:
+def painting_vector(name: str) -> np.ndarray:
     """The painting's style vector: precomputed when it matches the installed predictor."""
-    from ..fast import load_networks
-    from ..fast import style_vector as compute
-
-    entry = get(name)
-    _, _, digest = load_networks("cpu")
-    if entry.vector is not None and entry.predictor_sha256 == digest:
-        return np.asarray(entry.vector, dtype=np.float32)
-    return compute(entry.image())
+    return vector_of(style(name))
 
 
 def add_style(
@@ -157,9 +152,6 @@ def add_style(
     replace: bool = False,
 ) -> GalleryStyle:
     """Save ``image`` into the user gallery as ``name`` (kebab-case) and precompute its vector."""
-    from ..fast import load_networks
-    from ..fast import style_vector as compute
-
     if not NAME_PATTERN.match(name):
         raise OptionsError(f"style name {name!r} must be kebab-case: lower-case letters, digits and dashes")
     existing = _all()
@@ -176,8 +168,8 @@ def add_style(
         atomic_write_bytes(folder / file, encode_image(picture, "PNG"))
     except OSError as exc:
         raise ImageError(f"{folder / file}: cannot write ({exc.strerror or exc})") from None
-    _, _, digest = load_networks("cpu")
-    vec = compute(picture)
+    digest = predictor_digest()
+    vec = style_vector(picture)
     entry = GalleryStyle(
         name=name, title=title or name.replace("-", " ").title(), artist=artist, year=str(year),
         licence=licence, file=file, builtin=False, vector=[round(float(v), 6) for v in vec],
@@ -204,48 +196,11 @@ __all__ = [
     "GalleryStyle",
     "add_style",
     "builtin_dir",
-    "contact_sheet",
     "get",
     "list_styles",
     "names",
+    "painting_vector",
     "remove_style",
     "style",
-    "style_vector",
     "user_dir",
 ]
-
-
-def contact_sheet(
-    photo: ImageInput,
-    *,
-    size: int = 256,
-    mode: str = "fast",
-    columns: int = 3,
-    on_style: Callable[[str], None] | None = None,
-    **options: Any,
-) -> Image.Image:
-    """One picture of ``photo`` painted in every gallery style, each labelled, the original first."""
-    from ..api import stylize
-
-    original = fit_long_side(load_image(photo), size)
-    tiles = [("original photo", original)]
-    for entry in list_styles():
-        if on_style is not None:
-            on_style(entry.name)
-        painted = stylize(original, entry.name, mode=mode, **options)  # type: ignore[arg-type]
-        tiles.append((f"{entry.name} - {entry.artist}" if entry.artist else entry.name, painted))
-    return _grid(tiles, original.size, columns)
-
-
-def _grid(tiles: list[tuple[str, Image.Image]], cell: tuple[int, int], columns: int) -> Image.Image:
-    width, height = cell
-    pad, label = 8, 18
-    rows = -(-len(tiles) // columns)
-    sheet = Image.new("RGB", (columns * (width + pad) + pad, rows * (height + label + pad) + pad), "white")
-    draw = ImageDraw.Draw(sheet)
-    for i, (text, img) in enumerate(tiles):
-        row, col = divmod(i, columns)
-        x, y = pad + col * (width + pad), pad + row * (height + label + pad)
-        draw.text((x + 2, y + 3), text, fill="black")
-        sheet.paste(img.resize(cell, Image.Resampling.LANCZOS) if img.size != cell else img, (x, y + label))
-    return sheet

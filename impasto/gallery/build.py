@@ -5,6 +5,8 @@ Run ``python -m impasto.gallery.build`` after changing a painting or the predict
 
 from __future__ import annotations
 
+from ..fast import predictor_digest, style_vector
+from ..imageio import load_image
 from . import GalleryStyle, _write_index, builtin_dir
 
 PAINTINGS = {
@@ -17,11 +19,8 @@ PAINTINGS = {
 
 
 def main() -> None:
-    from ..fast import load_networks, style_vector
-    from ..imageio import load_image
-
     folder = builtin_dir()
-    _, _, digest = load_networks("cpu")
+    digest = predictor_digest()
     styles = {}
     for name, (title, artist, year, licence) in PAINTINGS.items():
         file = f"{name}.jpg"

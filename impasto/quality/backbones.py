@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from ..cache import cache_dir, sha256_file
 from ..errors import OptionsError, WeightsError
+from .weights import cached_weights_path
 
 # Convolutions per block of each architecture.
 BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -116,6 +117,8 @@ def vgg16_onnx_path() -> Path:
 
 def convert_vgg16_onnx(onnx_path: Path) -> dict[str, Tensor]:
     """Read the 13 conv kernels and biases out of the Keras VGG16 ONNX graph."""
+    # onnx is imported here, not at the top: it is slow to import and needed only for the first
+    # conversion (later runs read the cached safetensors)
     import onnx
     from onnx import numpy_helper
 
@@ -159,8 +162,6 @@ _VGG19_INDICES = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
 
 def load_vgg19_weights(path: str | os.PathLike[str] | None = None) -> dict[str, Tensor]:
     """Torchvision-format VGG19 weights from ``path``, ``$IMPASTO_VGG19_WEIGHTS`` or the cache."""
-    from .weights import cached_weights_path
-
     chosen = path or os.environ.get(VGG19_ENV) or cached_weights_path("vgg19")
     if chosen is None or not Path(chosen).is_file():
         raise WeightsError(

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 from ..device import select_device, select_dtype
 from ..errors import Cancelled, MemoryLimitError, OptionsError
+from ..fast import FastOptions, run_fast
 from ..imageio import load_image
 from ..progress import CancelToken, DoneEvent, IterationEvent, PreviewEvent, ProgressCallback, StageEvent
 from ..styles import Style
@@ -138,8 +139,6 @@ def fast_painting(photo: Image.Image, styles: list[Style], plan: Plan, device: t
     It is painted at the first scale's size, but at least 256 px (the fast networks were trained
     on pictures of a few hundred pixels, not on thumbnails), and shrunk to the first scale.
     """
-    from ..fast import FastOptions, run_fast
-
     first, final = plan.scales[0], plan.scales[-1]
     side = min(final.long_side, max(first.long_side, DRAFT_MIN_SIDE))
     options = FastOptions(device=str(device))

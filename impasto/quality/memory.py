@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import torch
+
 from .backbones import BLOCKS, CHANNELS
 
 BASE_BYTES = 900 * 2**20  # interpreter, torch, weights (~60 MB), style images, safety margin
@@ -70,8 +72,6 @@ def available_bytes(device_type: str = "cpu") -> int:
     if limit:
         return parse_bytes(limit)
     if device_type == "cuda":
-        import torch
-
         free, _total = torch.cuda.mem_get_info()
         return int(free)
     try:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from ..errors import OptionsError
 
 
@@ -92,8 +94,6 @@ SECRET_KEYS = {"password", "passwd", "pass", "secret", "token", "sslpassword"}
 
 def redact_url(url: str) -> str:
     """A database URL fit for logs: the password (also as a query argument) replaced by ``***``."""
-    from sqlalchemy.engine import make_url
-
     try:
         parsed = make_url(url)
         query = {k: ("***" if k.lower() in SECRET_KEYS else v) for k, v in parsed.query.items()}

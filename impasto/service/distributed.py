@@ -15,6 +15,7 @@ import threading
 from redis import Redis
 from sqlalchemy import select, update
 
+from .celery_app import TASK, make_celery, queue_for
 from .config import Settings
 from .db import Database
 from .models import Job, JobEvent, Status, utcnow
@@ -34,8 +35,6 @@ class QueueUnavailable(RuntimeError):
 class Dispatcher:
     def __init__(self, settings: Settings, db: Database) -> None:
         assert settings.broker_url
-        from .celery_app import make_celery  # celery is imported only when a broker is set
-
         self.db = db
         self.app = make_celery(settings)
         self.redis = Redis.from_url(settings.broker_url, socket_timeout=2, socket_connect_timeout=2)
@@ -65,8 +64,6 @@ class Dispatcher:
                 return
 
     def publish(self, job_id: str, mode: str) -> None:
-        from .celery_app import TASK, queue_for
-
         self.app.send_task(TASK, args=[job_id], queue=queue_for(mode), retry=True, retry_policy=PUBLISH_RETRY)
 
     def submit(self, job_id: str, mode: str) -> None:

@@ -8,15 +8,14 @@ blobs, so every node of a deployment sees the same ones.
 from __future__ import annotations
 
 import functools
-import importlib
 import io
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from PIL import Image
 from sqlalchemy import select
 
+from .. import gallery as package_gallery
 from ..errors import OptionsError
 from .db import Database
 from .models import SavedStyle
@@ -34,40 +33,18 @@ class GalleryEntry:
     artist: str | None = None
 
 
-def _gallery() -> Any:
-    try:
-        return importlib.import_module("impasto.gallery")
-    except ImportError:
-        return None
-
-
-def _field(item: Any, name: str, default: Any = None) -> Any:
-    if isinstance(item, dict):
-        return item.get(name, default)
-    if isinstance(item, str):
-        return item if name == "name" else default
-    return getattr(item, name, default)
-
-
 def builtin_styles() -> list[GalleryEntry]:
-    gallery = _gallery()
-    if gallery is None or not hasattr(gallery, "list_styles"):
-        return []
-    entries = []
-    for item in gallery.list_styles():
-        name = str(_field(item, "name"))
-        title = _field(item, "title") or name.replace("-", " ").title()
-        builtin = bool(_field(item, "builtin", True))  # CLI-added styles of this machine are not
-        entries.append(GalleryEntry(name, str(title), builtin, artist=_field(item, "artist")))
-    return entries
+    """The package's styles (``builtin`` is false for ones added with the CLI on this machine)."""
+    return [
+        GalleryEntry(item.name, item.title, item.builtin, artist=item.artist)
+        for item in package_gallery.list_styles()
+    ]
 
 
 def builtin_image(name: str) -> Image.Image | None:
-    gallery = _gallery()
-    if gallery is None or name not in {e.name for e in builtin_styles()}:
+    if name not in {e.name for e in builtin_styles()}:
         return None
-    image = gallery.style(name).image
-    return image if isinstance(image, Image.Image) else None
+    return package_gallery.get(name).image()
 
 
 def list_styles(db: Database) -> list[GalleryEntry]:

@@ -21,12 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..api import stylize
 from ..errors import Cancelled, ImpastoError
 from ..imageio import encode_image, fit_long_side, load_image
 from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
 from . import gallery
 from .db import Database
-from .models import FINISHED, Job, JobEvent, Status, utcnow
+from .models import FINISHED, Job, JobEvent, SavedStyle, Status, utcnow
 from .store import BlobStore
 
 log = logging.getLogger("impasto.jobs")
@@ -96,11 +97,7 @@ class JobContext:
     tokens: dict[str, CancelToken] = field(default_factory=dict)
 
     def engine(self) -> Stylize:
-        if self.stylize is not None:
-            return self.stylize
-        from ..api import stylize
-
-        return stylize
+        return self.stylize or stylize
 
 
 # --- creating -------------------------------------------------------------------------------
@@ -374,8 +371,6 @@ def delete_job(db: Database, store: BlobStore, job_id: str) -> None:
 
 
 def _blob_in_use(db: Database, sha: str) -> bool:
-    from .models import SavedStyle
-
     with db.session() as s:
         cols = (Job.content_sha, Job.style_sha, Job.result_sha, Job.preview_sha)
         if any(s.scalar(select(Job.id).where(c == sha).limit(1)) for c in cols):

@@ -44,6 +44,7 @@ class Runtime:
         )
         self.dispatcher: Dispatcher | None = None  # with a broker, jobs go to Celery workers (impasto worker)
         if settings.broker_url:
+            # Celery and Redis (the scale-out stack) load only when a broker is configured
             from .distributed import Dispatcher
 
             self.dispatcher = Dispatcher(settings, self.db)

@@ -21,7 +21,7 @@ from ..service.models import FINISHED, Job, JobEvent, Status
 from ..service.runtime import Runtime
 from ..service.store import BlobNotFound
 from .deps import IMMUTABLE, ImageKind, client_id, image_response, job_image, runtime
-from .intake import InvalidInput, decode_b64, from_form, from_json, submit
+from .intake import InvalidInput, TooLarge, decode_b64, from_form, from_json, submit
 from .schemas import (
     ErrorOut,
     HealthOut,
@@ -313,8 +313,6 @@ async def add_style(request: Request, rt: RT) -> StyleOut:
     else:
         raise InvalidInput("send application/json or multipart/form-data")
     if len(data) > limit:
-        from .intake import TooLarge
-
         raise TooLarge(f"the picture is larger than {limit // (1024 * 1024)} MiB")
 
     def save() -> StyleOut:

@@ -25,7 +25,9 @@ from ..service.jobs import JobConflict, JobNotFound, Stylize
 from ..service.runtime import Runtime
 from ..service.store import BlobNotFound
 from ..service.urlfetch import UrlFetcher
+from . import api, pages
 from .intake import InvalidInput, RateLimited, TooLarge
+from .pages import error_page
 
 log = logging.getLogger("impasto.web")
 HERE = Path(__file__).parent
@@ -183,8 +185,6 @@ def create_app(
             {"Retry-After": str(max(1, round(exc.retry_after)))} if isinstance(exc, RateLimited) else None
         )
         if not request.url.path.startswith("/api/"):
-            from .pages import error_page
-
             return error_page(request, message_for(exc), status, headers)
         details = exc.details if isinstance(exc, InvalidInput) and exc.details else message_for(exc)
         return _json(status, details, code, headers)
@@ -194,8 +194,6 @@ def create_app(
         async def _lookup_error(request: Request, exc: Exception) -> Response:
             status, code = status_for(exc)
             if not request.url.path.startswith("/api/"):
-                from .pages import error_page
-
                 return error_page(request, message_for(exc), status)
             return _json(status, message_for(exc), code)
 
@@ -213,8 +211,6 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if not request.url.path.startswith("/api/") and exc.status_code == 404:
-            from .pages import error_page
-
             return error_page(request, "There is nothing at this address.", 404)
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # list every method of the path, not just one route's
@@ -225,8 +221,6 @@ def create_app(
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _json(500, "internal error", "internal")
-
-    from . import api, pages
 
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
+from starlette.datastructures import FormData
 
 from .. import __version__
 from ..errors import ImpastoError
@@ -71,8 +72,6 @@ async def create_submit(request: Request, rt: RT) -> Response:
         fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         balance = fields.pop("balance", "balanced")
         cleaned = _form_fields(fields, balance)
-        from starlette.datastructures import FormData
-
         files = [(k, v) for k, v in form.multi_items() if not isinstance(v, str)]
         sub = await from_form(FormData([*cleaned.items(), *files]), rt.settings.max_image_bytes)
         jobs = await run_in_threadpool(submit, rt, sub, client_id(request))
