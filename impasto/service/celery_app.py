@@ -24,7 +24,6 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
 
 from celery import Celery, Task
 from kombu import Exchange, Queue
@@ -34,11 +33,12 @@ from redis.lock import Lock
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import lifecycle
 from .blobdb import make_store
 from .config import Settings
 from .db import Database
-from .jobs import JobContext, Stylize, run_job
-from .models import Job, JobEvent, Status, utcnow
+from .jobs import JobContext, Stylize, get_job, run_job
+from .models import Job, Status
 
 log = logging.getLogger("impasto.worker")
 
@@ -119,31 +119,33 @@ class WorkerNode:
         """With the lease held: is the job ready to run? A ``running`` job whose lease we could take
         lost its worker; it is queued again, or failed (cancelled) after ``max_attempts`` runs."""
         with self.db.session() as s:
-            job = s.get(Job, job_id, with_for_update=True)
-            if job is None or job.state.finished:
-                return False
-            if job.state == Status.QUEUED:
-                return True
-            data: dict[str, Any] = {"kind": "status"}
-            if job.cancel_requested:
-                job.status, job.error = Status.CANCELLED.value, "cancelled (its worker was lost)"
-            elif job.attempts >= self.settings.max_attempts:
-                job.status = Status.FAILED.value
-                job.error = f"its worker was lost {job.attempts} times; not retried"
-            else:
-                job.status, data["message"] = Status.QUEUED.value, "its worker was lost; running it again"
-            data["status"] = job.stage = job.status
-            if job.state.finished:
-                job.finished_at, data["error"] = utcnow(), job.error
-            s.add(JobEvent(job_id=job_id, kind="status", data=data))
-            log.warning(
-                "job %s lost its worker after %d attempt(s): %s",
-                job_id,
-                job.attempts,
-                job.status,
-                extra={"job": job_id, "status": job.status},
+            job = s.get(Job, job_id)
+            state = None if job is None else (job.state, job.attempts, job.cancel_requested)
+        if state is None or state[0].finished:
+            return False
+        status, attempts, cancel_requested = state
+        if status == Status.QUEUED:
+            return True
+        if cancel_requested:
+            outcome = Status.CANCELLED
+            lifecycle.move(
+                self.db, job_id, outcome, source=Status.RUNNING, error="cancelled (its worker was lost)"
             )
-            return job.state == Status.QUEUED
+        elif attempts >= self.settings.max_attempts:
+            outcome = Status.FAILED
+            error = f"its worker was lost {attempts} times; not retried"
+            lifecycle.move(self.db, job_id, outcome, source=Status.RUNNING, error=error)
+        else:
+            outcome = Status.QUEUED
+            lifecycle.requeue(self.db, job_id, "its worker was lost; running it again")
+        log.warning(
+            "job %s lost its worker after %d attempt(s): %s",
+            job_id,
+            attempts,
+            outcome.value,
+            extra={"job": job_id, "status": outcome.value},
+        )
+        return get_job(self.db, job_id).state == Status.QUEUED
 
 
 def engine_from_env() -> Stylize | None:

@@ -13,12 +13,13 @@ import logging
 import threading
 
 from redis import Redis
-from sqlalchemy import select, update
+from sqlalchemy import select
 
+from . import lifecycle
 from .celery_app import TASK, make_celery, queue_for
 from .config import Settings
 from .db import Database
-from .models import Job, JobEvent, Status, utcnow
+from .models import Job, Status
 
 log = logging.getLogger("impasto.dispatch")
 
@@ -82,15 +83,7 @@ class Dispatcher:
 
     def fail(self, job_id: str) -> None:
         """Mark a job that could not be queued as failed, with the reason."""
-        with self.db.session() as s:
-            done = s.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status == Status.QUEUED.value)
-                .values(status=Status.FAILED.value, stage="failed", error=QUEUE_DOWN, finished_at=utcnow())
-            )
-            if done.rowcount == 1:  # type: ignore[attr-defined]
-                data = {"kind": "status", "status": "failed", "error": QUEUE_DOWN}
-                s.add(JobEvent(job_id=job_id, kind="status", data=data))
+        lifecycle.move(self.db, job_id, Status.FAILED, source=Status.QUEUED, error=QUEUE_DOWN)
 
     def resubmit_queued(self) -> int | None:
         """Publish every queued job again (duplicates are no-ops): how many, ``None`` on failure."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,9 +26,9 @@ from ..api import stylize
 from ..errors import Cancelled, ImpastoError
 from ..imageio import encode_image, fit_long_side, load_image
 from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
-from . import gallery
+from . import gallery, lifecycle
 from .db import Database
-from .models import FINISHED, Job, JobEvent, SavedStyle, Status, utcnow
+from .models import FINISHED, Job, JobEvent, SavedStyle, Status
 from .store import BlobStore
 
 log = logging.getLogger("impasto.jobs")
@@ -95,6 +96,7 @@ class JobContext:
     event_interval: float = 0.2
     cancel_poll_interval: float = 0.5
     tokens: dict[str, CancelToken] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)  # set: runs stop to be re-queued
 
     def engine(self) -> Stylize:
         return self.stylize or stylize
@@ -165,26 +167,11 @@ def run_job(job_id: str, ctx: JobContext, cancel: CancelToken | None = None) -> 
     """Run one queued job to its end; returns its final status, or ``None`` if it was not queued."""
     token = cancel or ctx.tokens.setdefault(job_id, CancelToken())
     try:
-        if not _claim(ctx.db, job_id):
+        if not lifecycle.claim(ctx.db, job_id):
             return None
         return _execute(job_id, ctx, token)
     finally:
         ctx.tokens.pop(job_id, None)
-
-
-def _claim(db: Database, job_id: str) -> bool:
-    with db.session() as s:
-        claimed = s.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == Status.QUEUED.value)
-            .values(
-                status=Status.RUNNING.value, started_at=utcnow(), attempts=Job.attempts + 1, stage="starting"
-            )
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return False
-        s.add(JobEvent(job_id=job_id, kind="status", data={"kind": "status", "status": "running"}))
-    return True
 
 
 def _execute(job_id: str, ctx: JobContext, token: CancelToken) -> Status:
@@ -194,9 +181,11 @@ def _execute(job_id: str, ctx: JobContext, token: CancelToken) -> Status:
         content = ctx.store.get(job.content_sha)
         style: Any = ctx.store.get(job.style_sha) if job.style_sha else job.style_name
         kwargs = job_options(job).engine_kwargs()
-        image = ctx.engine()(content, style, progress=recorder, cancel=token, **kwargs)
+        image = ctx.engine()(
+            content, style, progress=recorder, cancel=token, max_pixels=ctx.max_pixels, **kwargs
+        )
     except Cancelled:
-        return _finish(ctx, job_id, Status.CANCELLED, error="cancelled")
+        return _stopped(ctx, job_id)
     except ImpastoError as exc:
         return _finish(ctx, job_id, Status.FAILED, error=str(exc))
     except Exception as exc:
@@ -205,38 +194,33 @@ def _execute(job_id: str, ctx: JobContext, token: CancelToken) -> Status:
             ctx, job_id, Status.FAILED, error=f"internal error ({type(exc).__name__}); see the server log"
         )
     sha = ctx.store.put(encode_image(image, "PNG"))
-    status = Status.CANCELLED if token.cancelled else Status.SUCCEEDED
-    return _finish(
-        ctx,
+    result = {"result_sha": sha, "result_width": image.width, "result_height": image.height}
+    if token.cancelled:  # the quality engine hands back its best picture so far
+        return _stopped(ctx, job_id, **result)
+    return _finish(ctx, job_id, Status.SUCCEEDED, **result)
+
+
+def _stopped(ctx: JobContext, job_id: str, **values: Any) -> Status:
+    """A run that stopped early: back to the queue when its server is stopping (unless a person
+    cancelled it too), else cancelled (keeping any picture it made)."""
+    if ctx.stopping.is_set() and requeue_for_restart(ctx.db, job_id):
+        return Status.QUEUED
+    return _finish(ctx, job_id, Status.CANCELLED, error="cancelled", **values)
+
+
+def requeue_for_restart(db: Database, job_id: str) -> bool:
+    """``running → queued`` when the server stops: not the job's fault, so the run is not counted."""
+    return lifecycle.requeue(
+        db,
         job_id,
-        status,
-        result_sha=sha,
-        result_width=image.width,
-        result_height=image.height,
-        error="cancelled" if token.cancelled else None,
+        "server stopping; re-queued",
+        where=[Job.cancel_requested.is_(False)],
+        attempts=Job.attempts - 1,
     )
 
 
 def _finish(ctx: JobContext, job_id: str, status: Status, **values: Any) -> Status:
-    data: dict[str, Any] = {"kind": "status", "status": status.value}
-    if values.get("error"):
-        data["error"] = values["error"]
-    with ctx.db.session() as s:
-        done = s.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == Status.RUNNING.value)
-            .values(
-                status=status.value,
-                finished_at=utcnow(),
-                stage=status.value,
-                eta=0.0,
-                fraction=1.0 if status == Status.SUCCEEDED else Job.fraction,
-                **values,
-            )
-        )
-        if done.rowcount == 1:  # type: ignore[attr-defined]
-            s.add(JobEvent(job_id=job_id, kind="status", data=data))
-    log.info("job %s %s", job_id, status.value)
+    lifecycle.move(ctx.db, job_id, status, source=Status.RUNNING, **values)
     return status
 
 
@@ -316,16 +300,12 @@ def _jsonable(value: Any) -> Any:
 def request_cancel(db: Database, job_id: str, tokens: dict[str, CancelToken] | None = None) -> Job:
     """Cancel a queued job at once, or ask a running one to stop (it sees the flag or the token)."""
     with db.session() as s:
-        job = s.get(Job, job_id)
-        if job is None:
-            raise JobNotFound(job_id)
-        if job.state.finished:
-            raise JobConflict(f"job already {job.status}")
-        if job.state == Status.QUEUED:
-            job.status, job.stage, job.finished_at = Status.CANCELLED.value, "cancelled", utcnow()
-            job.error = "cancelled before it started"
-            s.add(JobEvent(job_id=job_id, kind="status", data={"kind": "status", "status": "cancelled"}))
-        job.cancel_requested = True
+        flagged = s.execute(
+            update(Job).where(Job.id == job_id, Job.status.not_in(FINISHED)).values(cancel_requested=True)
+        )
+    if flagged.rowcount != 1:  # type: ignore[attr-defined]
+        raise JobConflict(f"job already {get_job(db, job_id).status}")  # or JobNotFound
+    lifecycle.move(db, job_id, Status.CANCELLED, source=Status.QUEUED, error="cancelled before it started")
     if tokens and job_id in tokens:
         tokens[job_id].cancel()
     return get_job(db, job_id)
@@ -382,21 +362,15 @@ def recover(db: Database, max_attempts: int) -> list[tuple[str, str]]:
     """After a restart: re-queue jobs a dead process was running (or fail them after too many
     tries) and return every queued ``(id, mode)``, oldest first, to be handed to workers."""
     with db.session() as s:
-        for job in s.scalars(select(Job).where(Job.status == Status.RUNNING.value)):
-            if job.attempts >= max_attempts:
-                job.status, job.finished_at = Status.FAILED.value, utcnow()
-                job.stage = "failed"
-                job.error = f"interrupted by a server restart ({job.attempts} attempts); not retried"
-                data = {"kind": "status", "status": "failed", "error": job.error}
-            else:
-                job.status, job.stage = Status.QUEUED.value, "re-queued"
-                data = {
-                    "kind": "status",
-                    "status": "queued",
-                    "message": "interrupted by a server restart; re-queued",
-                }
-            s.add(JobEvent(job_id=job.id, kind="status", data=data))
-            log.warning("job %s was interrupted: %s", job.id, data["status"])
+        interrupted = s.execute(select(Job.id, Job.attempts).where(Job.status == Status.RUNNING.value)).all()
+    for job_id, attempts in interrupted:
+        if attempts >= max_attempts:
+            error = f"interrupted by a server restart ({attempts} attempts); not retried"
+            lifecycle.move(db, job_id, Status.FAILED, source=Status.RUNNING, error=error)
+        else:
+            lifecycle.requeue(db, job_id, "interrupted by a server restart; re-queued")
+        log.warning("job %s was interrupted (%d attempts)", job_id, attempts)
+    with db.session() as s:
         rows = s.execute(
             select(Job.id, Job.mode).where(Job.status == Status.QUEUED.value).order_by(Job.created_at)
         ).all()

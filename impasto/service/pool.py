@@ -12,10 +12,7 @@ import logging
 import queue
 import threading
 
-from sqlalchemy import update
-
-from .jobs import JobContext, recover, run_job
-from .models import Job, JobEvent, Status
+from .jobs import JobContext, recover, requeue_for_restart, run_job
 
 log = logging.getLogger("impasto.pool")
 _STOP = "__stop__"
@@ -33,6 +30,7 @@ class WorkerPool:
         self.stopping = threading.Event()
 
     def start(self) -> None:
+        self.ctx.stopping.clear()
         for job_id, mode in recover(self.ctx.db, self.max_attempts):
             self.submit(job_id, mode)
         for lane, count in self.lanes.items():
@@ -65,8 +63,9 @@ class WorkerPool:
                 log.exception("worker %s: job %s crashed", lane, job_id)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop taking jobs; cancel running ones and re-queue them so a restart runs them again."""
+        """Stop taking jobs; running ones stop and go back to the queue, so a restart runs them."""
         self.stopping.set()
+        self.ctx.stopping.set()  # runs that stop now are re-queued, not cancelled
         running = list(self.ctx.tokens)
         for token in list(self.ctx.tokens.values()):
             token.cancel()
@@ -76,36 +75,6 @@ class WorkerPool:
         for thread in self.threads:
             thread.join(timeout)
         self.threads.clear()
-        self._requeue(running)
-
-    def _requeue(self, job_ids: list[str]) -> None:
-        if not job_ids:
-            return
-        with self.ctx.db.session() as s:
-            for job_id in job_ids:
-                undone = s.execute(
-                    update(Job)
-                    .where(
-                        Job.id == job_id,
-                        Job.status.in_([Status.CANCELLED.value, Status.RUNNING.value]),
-                        Job.cancel_requested.is_(False),
-                    )
-                    .values(
-                        status=Status.QUEUED.value,
-                        stage="re-queued",
-                        error=None,
-                        finished_at=None,
-                        result_sha=None,
-                        attempts=Job.attempts - 1,
-                    )
-                )
-                if undone.rowcount:  # type: ignore[attr-defined]
-                    message = "server stopping; re-queued"
-                    s.add(
-                        JobEvent(
-                            job_id=job_id,
-                            kind="status",
-                            data={"kind": "status", "status": "queued", "message": message},
-                        )
-                    )
-                    log.info("job %s re-queued for the next start", job_id)
+        for job_id in running:  # a run that did not stop in time: its next start runs it again
+            if requeue_for_restart(self.ctx.db, job_id):
+                log.info("job %s re-queued for the next start", job_id)
