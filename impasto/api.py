@@ -26,17 +26,33 @@ from .quality import QualityOptions, run_quality
 from .styles import Style, StyleSpec, resolve_styles
 
 Mode = Literal["quality", "fast"]
-MODES = ("quality", "fast")
+MODES: tuple[Mode, ...] = ("quality", "fast")
+#: Each mode's options: the engine's options dataclass, whose fields are the one list of which
+#: option belongs to which mode (the CLI, the job options and the web form derive theirs from it).
+ENGINE_OPTIONS: dict[str, type[QualityOptions] | type[FastOptions]] = {
+    "quality": QualityOptions,
+    "fast": FastOptions,
+}
 
 
-def _options(cls: type, mode: str, options: dict[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
+def mode_options(mode: str) -> frozenset[str]:
+    """The engine options :func:`stylize` takes in ``mode``."""
+    return frozenset(f.name for f in dataclasses.fields(ENGINE_OPTIONS[mode]))
+
+
+def modes_of(option: str) -> list[str]:
+    """The modes that take ``option``."""
+    return [mode for mode in MODES if option in mode_options(mode)]
+
+
+def _options(mode: str, options: dict[str, Any]) -> Any:
+    names = mode_options(mode)
     unknown = sorted(set(options) - names)
     if unknown:
         raise OptionsError(
             f"unknown option(s) for {mode} mode: {', '.join(unknown)} (known: {', '.join(sorted(names))})"
         )
-    return cls(**options)
+    return ENGINE_OPTIONS[mode](**options)
 
 
 def stylize(
@@ -66,13 +82,13 @@ def stylize(
     engine_photo, engine_styles = prepare_colors(photo, styles, color_mode)
     report = progress or ignore
     if mode == "fast":
-        painted = run_fast(engine_photo, engine_styles, _options(FastOptions, mode, options), report, cancel)
+        painted = run_fast(engine_photo, engine_styles, _options(mode, options), report, cancel)
     else:
         if color_mode != "none":
             # fast mode paints in colours of its own, which would leak into the photo's palette:
             # colour-preserving paintings start from the photo unless told otherwise
             options = {"init": "content", **options}
-        opts = _options(QualityOptions, mode, options)
+        opts = _options(mode, options)
         painted = run_quality(engine_photo, engine_styles, opts, report, cancel).image
     return color.finish(painted, photo, color_mode)
 
@@ -98,4 +114,14 @@ def transfer_style(
     return picture
 
 
-__all__ = ["MODES", "ImageInput", "Mode", "load_image", "stylize", "transfer_style"]
+__all__ = [
+    "ENGINE_OPTIONS",
+    "MODES",
+    "ImageInput",
+    "Mode",
+    "load_image",
+    "mode_options",
+    "modes_of",
+    "stylize",
+    "transfer_style",
+]

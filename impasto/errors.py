@@ -1,15 +1,45 @@
-"""The one exception family users of Impasto see.
+"""The one exception family users of Impasto see, each error with a kind that says what went wrong.
 
 Every failure caused by input (a bad file, an impossible option, a size that will not fit)
 raises an :class:`ImpastoError` with a message meant for a person; the CLI prints it and exits
-with status 2, the web API turns it into a 4xx response.
+with status 2, the web layer turns its :attr:`~ImpastoError.kind` into a status code (one table,
+:mod:`impasto.web.errors`). Nothing here knows HTTP::
+
+    ImpastoError                kind: invalid (the default: bad input)
+    ├── ImageError              an image cannot be read or written
+    ├── OptionsError            an option is out of range (also a ValueError)
+    ├── MemoryLimitError        the output will not fit in memory
+    ├── WeightsError            pretrained weights missing or corrupt
+    ├── Cancelled               a run was cancelled before it made a picture
+    ├── MissingExtraError       a command needs an extra that is not installed (impasto[web], ...)
+    ├── InvalidInput            a request's fields do not validate, with per-field details
+    ├── NotFound                kind: not_found
+    ├── Conflict                kind: conflict (not allowed in the current state)
+    ├── TooLarge                kind: too_large
+    ├── RateLimited             kind: rate_limited (retry_after seconds)
+    └── Unavailable             kind: unavailable (a service it needs is down; retry_after)
 """
 
 from __future__ import annotations
 
+import enum
+from typing import Any, ClassVar
+
+
+class ErrorKind(enum.StrEnum):
+    INVALID = "invalid"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    TOO_LARGE = "too_large"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+
 
 class ImpastoError(Exception):
     """Bad input or an impossible request, with a message for a person."""
+
+    kind: ClassVar[ErrorKind] = ErrorKind.INVALID
+    retry_after: float | None = None  # seconds, for kinds that pass
 
 
 class ImageError(ImpastoError):
@@ -38,3 +68,49 @@ class Cancelled(ImpastoError):
 
 class MissingExtraError(ImpastoError):
     """A command needs an optional part of Impasto that is not installed (``impasto[web]``, ...)."""
+
+
+class InvalidInput(ImpastoError):
+    """A request's fields do not validate; ``details`` lists what is wrong with each."""
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class NotFound(ImpastoError):
+    """The thing asked for does not exist."""
+
+    kind = ErrorKind.NOT_FOUND
+
+
+class Conflict(ImpastoError):
+    """Not allowed in the current state (rating an unfinished job, a name already taken)."""
+
+    kind = ErrorKind.CONFLICT
+
+
+class TooLarge(ImpastoError):
+    """A body, file or picture is over its size limit."""
+
+    kind = ErrorKind.TOO_LARGE
+
+
+class RateLimited(ImpastoError):
+    """Too many requests from one client; try again after ``retry_after`` seconds."""
+
+    kind = ErrorKind.RATE_LIMITED
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many jobs: try again in {max(1, round(retry_after))} s")
+        self.retry_after = retry_after
+
+
+class Unavailable(ImpastoError):
+    """A service the request needs (the job queue) is down; try again after ``retry_after``."""
+
+    kind = ErrorKind.UNAVAILABLE
+
+    def __init__(self, message: str, retry_after: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -62,6 +62,7 @@ def test_multipart_job_runs_to_a_result_with_events_and_images(
     assert done["result"] == {"width": 96, "height": 72} and done["fraction"] == 1.0 and done["attempts"] == 1
     assert engine.calls[0]["strength"] == 0.5 and engine.calls[0]["mode"] == "fast"
     assert isinstance(engine.calls[0]["style"], bytes)
+    assert engine.calls[0]["max_pixels"] == 40_000_000  # the service's limit, passed, not via the env
 
     with client.stream("GET", f"/api/v1/jobs/{job['id']}/events") as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,6 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(
         data_dir=args.data_dir, fast_workers=args.fast_workers, quality_workers=args.quality_workers
     )
-    os.environ.setdefault("IMPASTO_MAX_PIXELS", str(settings.max_pixels))
     app = create_app(settings)
     print(f"Impasto is serving on http://{args.host}:{args.port}/ (API docs: /docs); Ctrl+C stops it")
     uvicorn.run(

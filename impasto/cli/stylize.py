@@ -10,13 +10,15 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..api import stylize
+from ..api import mode_options, stylize
 from ..errors import ImpastoError, OptionsError
 from ..imageio import OUTPUT_FORMATS, output_format, save_image
 from ..progress import DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
 from ..styles import parse_weighted
 
-QUALITY_ONLY = (
+#: The engine options this command has flags for; which mode takes which is the engines' to say.
+ENGINE_FLAGS = (
+    "size",
     "iterations",
     "content_weight",
     "style_weight",
@@ -28,8 +30,10 @@ QUALITY_ONLY = (
     "backbone",
     "weights",
     "pooling",
+    "multiscale",
+    "strength",
+    "tile_size",
 )
-FAST_ONLY = ("strength", "tile_size")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 
@@ -102,10 +106,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The engine keyword options the user set, refusing ones that do not apply to the mode."""
-    names = ["size", *QUALITY_ONLY, "multiscale", *FAST_ONLY]
-    given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
-    wrong = FAST_ONLY if args.mode == "quality" else (*QUALITY_ONLY, "multiscale")
-    misplaced = [n for n in given if n in wrong]
+    given = {n: getattr(args, n) for n in ENGINE_FLAGS if getattr(args, n) is not None}
+    misplaced = [n for n in given if n not in mode_options(args.mode)]
     if misplaced:
         flags = ", ".join("--" + n.replace("_", "-") for n in misplaced)
         raise OptionsError(f"{flags} do(es) not apply to {args.mode} mode")

@@ -15,6 +15,7 @@ import threading
 from redis import Redis
 from sqlalchemy import select
 
+from ..errors import Unavailable
 from . import lifecycle
 from .celery_app import TASK, make_celery, queue_for
 from .config import Settings
@@ -29,7 +30,7 @@ QUEUE_DOWN = "the job queue (Redis) is unavailable; try again shortly"
 WATCH_SECONDS = 3.0  # how often the server looks whether Redis restarted
 
 
-class QueueUnavailable(RuntimeError):
+class QueueUnavailable(Unavailable):
     """The broker did not take the job; the job was marked failed with that reason."""
 
 

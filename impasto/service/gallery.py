@@ -16,7 +16,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from .. import gallery as package_gallery
-from ..errors import OptionsError
+from ..errors import Conflict, OptionsError
 from .db import Database
 from .models import SavedStyle
 from .store import BlobStore
@@ -80,7 +80,7 @@ def save_style(db: Database, title: str, sha: str) -> GalleryEntry:
     return GalleryEntry(name, title, False, sha)
 
 
-class StyleExists(OptionsError):
+class StyleExists(Conflict):
     """The gallery already has a style under that name."""
 
 

@@ -19,17 +19,17 @@ from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..api import stylize
-from ..errors import Cancelled, ImpastoError
+from ..api import mode_options, modes_of, stylize
+from ..errors import Cancelled, Conflict, ImpastoError, NotFound
 from ..imageio import encode_image, fit_long_side, load_image
 from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
 from . import gallery, lifecycle
 from .db import Database
 from .models import FINISHED, Job, JobEvent, SavedStyle, Status
-from .store import BlobStore
+from .store import BlobNotFound, BlobStore
 
 log = logging.getLogger("impasto.jobs")
 
@@ -38,41 +38,63 @@ PREVIEW_SIDE = 768
 QUALITY_PREVIEW_EVERY = 5  # iterations between previews the quality engine sends
 
 
+#: Job options that are engine options of one mode only (:func:`impasto.api.mode_options` says which).
+ENGINE_FIELDS = ("strength", "iterations", "style_weight", "content_weight")
+
+
+def _described(option: str, text: str) -> str:
+    """``text`` prefixed with the mode that takes ``option``, when only one does."""
+    modes = modes_of(option)
+    return f"{modes[0]} mode: {text}" if len(modes) == 1 else text
+
+
 class JobOptions(BaseModel):
     """What to paint and how. ``None`` leaves an option to the engine's default."""
 
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["fast", "quality"] = "fast"
-    size: int = Field(512, ge=64, le=2048, description="long side of the result, pixels")
+    size: int = Field(default=512, ge=64, le=2048, description="long side of the result, pixels")
     preserve_color: Literal["none", "luminance", "histogram"] = "none"
-    strength: float | None = Field(None, ge=0.0, le=1.0, description="fast mode: 0 = photo, 1 = full style")
+    strength: float | None = Field(
+        default=None, ge=0.0, le=1.0, description=_described("strength", "0 = photo, 1 = full style")
+    )
     iterations: int | None = Field(
-        None,
+        default=None,
         ge=1,
         le=2000,
-        description="quality mode: optimisation steps in all (default 13, or 56 from the photo)",
+        description=_described("iterations", "optimisation steps in all (default 13, or 56 from the photo)"),
     )
-    style_weight: float | None = Field(None, gt=0, le=1e9, description="quality mode: weight of style loss")
+    style_weight: float | None = Field(
+        default=None, gt=0, le=1e9, description=_described("style_weight", "weight of style loss")
+    )
     content_weight: float | None = Field(
-        None, gt=0, le=1e9, description="quality mode: weight of content loss"
+        default=None, gt=0, le=1e9, description=_described("content_weight", "weight of content loss")
     )
+
+    def for_mode(self) -> JobOptions:
+        """These options without the ones the mode does not take."""
+        return self.model_copy(update={n: None for n in ENGINE_FIELDS if n not in mode_options(self.mode)})
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`impasto.stylize`: only the options this mode knows."""
-        names = ("strength",) if self.mode == "fast" else ("iterations", "style_weight", "content_weight")
         kwargs: dict[str, Any] = {"mode": self.mode, "size": self.size, "preserve_color": self.preserve_color}
-        kwargs.update({n: getattr(self, n) for n in names if getattr(self, n) is not None})
+        options = self.for_mode()
+        kwargs.update({n: getattr(options, n) for n in ENGINE_FIELDS if getattr(options, n) is not None})
         if self.mode == "quality":
             kwargs["preview_every"] = QUALITY_PREVIEW_EVERY
         return kwargs
 
 
-class JobNotFound(LookupError):
+class JobNotFound(NotFound):
     """No job with that id."""
 
+    def __init__(self, job_id: str) -> None:
+        super().__init__("no such job")
+        self.job_id = job_id
 
-class JobConflict(Exception):
+
+class JobConflict(Conflict):
     """The job is in a state that does not allow this (e.g. rating an unfinished job)."""
 
 
@@ -375,6 +397,46 @@ def recover(db: Database, max_attempts: int) -> list[tuple[str, str]]:
             select(Job.id, Job.mode).where(Job.status == Status.QUEUED.value).order_by(Job.created_at)
         ).all()
     return [(r[0], r[1]) for r in rows]
+
+
+def find_jobs(
+    db: Database,
+    *,
+    status: str | None = None,
+    style: str | None = None,
+    min_rating: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    count: bool = False,
+) -> tuple[list[Job], int | None]:
+    """Jobs, newest first, filtered; and how many match in all when ``count`` is asked for."""
+    query = select(Job)
+    if status:
+        query = query.where(Job.status == status)
+    if style:
+        query = query.where(Job.style_name == style)
+    if min_rating:
+        query = query.where(Job.rating >= min_rating)
+    with db.session() as s:
+        total = s.scalar(select(func.count()).select_from(query.subquery())) or 0 if count else None
+        jobs = s.scalars(query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)).all()
+        return list(jobs), total
+
+
+def job_style_names(db: Database) -> list[str]:
+    """Every style name some job used, sorted (the history page's filter)."""
+    with db.session() as s:
+        return sorted(s.scalars(select(Job.style_name).distinct()).all())
+
+
+def preview_sha(db: Database, job_id: str, event_id: int) -> str:
+    """The picture of one of the job's preview events."""
+    with db.session() as s:
+        event = s.get(JobEvent, event_id)
+        sha = event.data.get("sha") if event is not None and event.job_id == job_id else None
+    if not isinstance(sha, str):
+        raise BlobNotFound("preview")
+    return sha
 
 
 def events_after(

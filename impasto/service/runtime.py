@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from .blobdb import make_store
 from .config import Settings, redact_url
 from .db import Database
-from .jobs import JobContext, Stylize
+from .jobs import JobContext, Stylize, request_cancel
+from .models import Job
 from .pool import WorkerPool
 from .ratelimit import RateLimiter
 from .urlfetch import UrlFetcher
@@ -82,6 +83,22 @@ class Runtime:
         if self.dispatcher is not None:
             self.dispatcher.close()
         self.db.dispose()
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a queued job, or ask a running one to stop (here through its token, on a remote
+        worker through the flag it polls)."""
+        return request_cancel(self.db, job_id, self.ctx.tokens)
+
+    def health(self) -> dict[str, bool]:
+        """Ready to take jobs? Database, blob store, workers (or, with Celery workers, the broker)."""
+        checks = {
+            "database": self.db.ping(),
+            "store": self.store.writable(),
+            "workers": self.pool.alive if self.pool is not None else True,
+        }
+        if self.dispatcher is not None:
+            checks["broker"] = self.dispatcher.ping()
+        return checks
 
     def submit(self, job_id: str, mode: str) -> None:
         if self.dispatcher is not None:

@@ -13,12 +13,17 @@ from pathlib import Path
 from typing import Protocol
 
 from ..cache import atomic_write_bytes, sha256_bytes
+from ..errors import NotFound
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
-class BlobNotFound(KeyError):
-    """No blob with that hash."""
+class BlobNotFound(NotFound):
+    """No blob with that hash (or no such picture of a job or style: ``what`` says which)."""
+
+    def __init__(self, what: str = "") -> None:
+        super().__init__("no such image")
+        self.what = what
 
 
 def check_sha(sha: str) -> str:

@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from ..errors import ImpastoError
+from ..errors import ImpastoError, TooLarge
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -25,6 +25,10 @@ Resolver = Callable[[str, int], list[str]]
 
 class UrlError(ImpastoError):
     """The URL cannot or may not be fetched."""
+
+
+class UrlTooLarge(UrlError, TooLarge):
+    """The picture at the URL is over the size limit."""
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -121,12 +125,12 @@ class UrlFetcher:
                     raise UrlError(f"the server answered {response.status_code}")
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise UrlError(f"the picture is larger than {self.max_bytes // (1024 * 1024)} MiB")
+                    raise UrlTooLarge(f"the picture is larger than {self.max_bytes // (1024 * 1024)} MiB")
                 chunks, total = [], 0
                 for chunk in response.iter_bytes():
                     total += len(chunk)
                     if total > self.max_bytes:
-                        raise UrlError(f"the picture is larger than {self.max_bytes // (1024 * 1024)} MiB")
+                        raise UrlTooLarge(f"the picture is larger than {self.max_bytes // (1024 * 1024)} MiB")
                     if time.monotonic() > deadline:
                         raise UrlError("the download took too long")
                     chunks.append(chunk)

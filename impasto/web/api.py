@@ -12,16 +12,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from sqlalchemy import func, select
 
 from .. import __version__
-from ..service import gallery
-from ..service.jobs import delete_job, events_after, get_job, rate_job, request_cancel, store_image
+from ..errors import InvalidInput
+from ..service import gallery, intake
+from ..service.jobs import delete_job, events_after, find_jobs, get_job, preview_sha, rate_job
 from ..service.models import FINISHED, Job, JobEvent, Status
 from ..service.runtime import Runtime
 from ..service.store import BlobNotFound
 from .deps import IMMUTABLE, ImageKind, client_id, image_response, job_image, runtime
-from .intake import InvalidInput, TooLarge, decode_b64, from_form, from_json, submit
+from .forms import decode_b64, from_form, from_json, read_upload
 from .schemas import (
     ErrorOut,
     HealthOut,
@@ -98,7 +98,7 @@ async def create_jobs(request: Request, rt: RT) -> JSONResponse:
         sub = from_json(body, limit)
     else:
         raise InvalidInput("send application/json or multipart/form-data")
-    jobs = await run_in_threadpool(submit, rt, sub, client_id(request))
+    jobs = await run_in_threadpool(intake.submit, rt, sub, client_id(request))
     out = JobsOut(jobs=[JobOut.of(j) for j in jobs])
     return JSONResponse(
         out.model_dump(mode="json"), status_code=201, headers={"Location": out.jobs[0].links["self"]}
@@ -132,17 +132,10 @@ def list_jobs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JobsOut:
     """Jobs, newest first, optionally filtered."""
-    query = select(Job)
-    if status:
-        query = query.where(Job.status == status)
-    if style:
-        query = query.where(Job.style_name == style)
-    if min_rating:
-        query = query.where(Job.rating >= min_rating)
-    with rt.db.session() as s:
-        total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
-        jobs = s.scalars(query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)).all()
-        return JobsOut(jobs=[JobOut.of(j) for j in jobs], total=total)
+    jobs, total = find_jobs(
+        rt.db, status=status, style=style, min_rating=min_rating, limit=limit, offset=offset, count=True
+    )
+    return JobsOut(jobs=[JobOut.of(j) for j in jobs], total=total)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
@@ -153,7 +146,7 @@ def read_job(job_id: JobId, rt: RT) -> JobOut:
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut, status_code=202, tags=["jobs"])
 def cancel_job(job_id: JobId, rt: RT) -> JobOut:
     """Cancel a queued job, or ask a running one to stop at its next step."""
-    return JobOut.of(request_cancel(rt.db, job_id, rt.ctx.tokens))
+    return JobOut.of(rt.cancel(job_id))
 
 
 @router.put("/jobs/{job_id}/rating", response_model=JobOut, tags=["jobs"])
@@ -245,11 +238,7 @@ def job_picture(
 @router.get("/jobs/{job_id}/previews/{event_id}", tags=["images"], response_class=Response)
 def preview_picture(job_id: JobId, event_id: Annotated[int, Path(ge=0, le=2**62)], rt: RT) -> Response:
     """One preview image from the event stream (`url` of a `preview` event)."""
-    with rt.db.session() as s:
-        event = s.get(JobEvent, event_id)
-        sha = event.data.get("sha") if event is not None and event.job_id == job_id else None
-    if not isinstance(sha, str):
-        raise BlobNotFound("preview")
+    sha = preview_sha(rt.db, job_id, event_id)
     return Response(rt.store.get(sha), media_type="image/jpeg", headers={"Cache-Control": IMMUTABLE})
 
 
@@ -306,20 +295,13 @@ async def add_style(request: Request, rt: RT) -> StyleOut:
         name, upload = form.get("name"), form.get("image")
         if not isinstance(name, str) or upload is None or isinstance(upload, str):
             raise InvalidInput("send a name and an image file")
-        data = await upload.read(limit + 1)
+        data = await read_upload(upload, limit, "the picture")
     elif kind == "application/json":
         body = await _json_body(request, StyleCreate)
         name, data = body["name"], decode_b64(body["image"], "image", limit)
     else:
         raise InvalidInput("send application/json or multipart/form-data")
-    if len(data) > limit:
-        raise TooLarge(f"the picture is larger than {limit // (1024 * 1024)} MiB")
-
-    def save() -> StyleOut:
-        sha, _ = store_image(rt.store, data, max_pixels=rt.settings.max_pixels, label="style picture")
-        return style_out(gallery.save_style(rt.db, name, sha))
-
-    return await run_in_threadpool(save)
+    return style_out(await run_in_threadpool(intake.save_style, rt, name, data))
 
 
 @router.get("/styles/{name}/image", tags=["gallery"], response_class=Response)
@@ -354,7 +336,7 @@ async def stylize(body: StylizeRequest, request: Request, rt: RT) -> JSONRespons
     )
     if not sub.contents:
         raise InvalidInput("content (Base64) is required")
-    (job,) = await run_in_threadpool(submit, rt, sub, client_id(request))
+    (job,) = await run_in_threadpool(intake.submit, rt, sub, client_id(request))
     if body.mode == "quality" and not body.wait:
         return _accepted(job)
     deadline = time.monotonic() + rt.settings.sync_timeout
@@ -400,13 +382,7 @@ def health() -> HealthOut:
 def ready(rt: RT) -> JSONResponse:
     """Ready to take jobs: database reachable, blob store writable, workers alive (or, with
     Celery workers, the broker reachable)."""
-    checks = {
-        "database": rt.db.ping(),
-        "store": rt.store.writable(),
-        "workers": rt.pool.alive if rt.pool is not None else True,
-    }
-    if rt.dispatcher is not None:  # jobs run on Celery workers: the broker must answer
-        checks["broker"] = rt.dispatcher.ping()
+    checks = rt.health()
     ok = all(checks.values())
     out = HealthOut(status="ready" if ok else "not ready", version=__version__, checks=checks)
     return JSONResponse(out.model_dump(), status_code=200 if ok else 503)

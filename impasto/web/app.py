@@ -18,15 +18,13 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from ..errors import ImpastoError
+from ..errors import ImpastoError, InvalidInput, TooLarge
 from ..service.config import Settings
-from ..service.gallery import StyleExists
-from ..service.jobs import JobConflict, JobNotFound, Stylize
+from ..service.jobs import Stylize
 from ..service.runtime import Runtime
-from ..service.store import BlobNotFound
 from ..service.urlfetch import UrlFetcher
 from . import api, pages
-from .intake import InvalidInput, RateLimited, TooLarge
+from .errors import headers_for, status_for
 from .pages import error_page
 
 log = logging.getLogger("impasto.web")
@@ -111,33 +109,6 @@ def _json(status: int, detail: Any, code: str, headers: dict[str, str] | None = 
     )
 
 
-ERRORS: list[tuple[type[Exception], int, str]] = [
-    (TooLarge, 413, "too_large"),
-    (RateLimited, 429, "rate_limited"),
-    (JobNotFound, 404, "not_found"),
-    (BlobNotFound, 404, "not_found"),
-    (JobConflict, 409, "conflict"),
-    (StyleExists, 409, "conflict"),
-    (InvalidInput, 422, "invalid"),
-    (ImpastoError, 422, "bad_input"),
-]
-
-
-def status_for(exc: Exception) -> tuple[int, str]:
-    for cls, status, code in ERRORS:
-        if isinstance(exc, cls):
-            return status, code
-    return 500, "internal"
-
-
-def message_for(exc: Exception) -> str:
-    if isinstance(exc, JobNotFound):
-        return "no such job"
-    if isinstance(exc, BlobNotFound):
-        return "no such image"
-    return str(exc)
-
-
 def _methods(request: Request) -> set[str]:
     methods: set[str] = set()
     for route in request.app.router.routes:
@@ -180,24 +151,11 @@ def create_app(
 
     @app.exception_handler(ImpastoError)
     async def _impasto_error(request: Request, exc: ImpastoError) -> Response:
-        status, code = status_for(exc)
-        headers = (
-            {"Retry-After": str(max(1, round(exc.retry_after)))} if isinstance(exc, RateLimited) else None
-        )
+        status, headers = status_for(exc), headers_for(exc)
         if not request.url.path.startswith("/api/"):
-            return error_page(request, message_for(exc), status, headers)
-        details = exc.details if isinstance(exc, InvalidInput) and exc.details else message_for(exc)
-        return _json(status, details, code, headers)
-
-    for cls in (JobNotFound, BlobNotFound, JobConflict):
-
-        async def _lookup_error(request: Request, exc: Exception) -> Response:
-            status, code = status_for(exc)
-            if not request.url.path.startswith("/api/"):
-                return error_page(request, message_for(exc), status)
-            return _json(status, message_for(exc), code)
-
-        app.add_exception_handler(cls, _lookup_error)
+            return error_page(request, str(exc), status, headers)
+        details = exc.details if isinstance(exc, InvalidInput) and exc.details else str(exc)
+        return _json(status, details, exc.kind.value, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -6,6 +6,7 @@ JavaScript; ``static/app.js`` adds drag-and-drop, paste, live progress and the b
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,17 +14,27 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from .. import __version__
+from ..api import MODES, mode_options
 from ..errors import ImpastoError
-from ..service import gallery
-from ..service.jobs import delete_job, get_job, job_options, rate_job, request_cancel
-from ..service.models import Job, Status
+from ..service import gallery, intake
+from ..service.jobs import (
+    ENGINE_FIELDS,
+    JobConflict,
+    delete_job,
+    find_jobs,
+    get_job,
+    job_options,
+    job_style_names,
+    rate_job,
+)
+from ..service.models import Status
 from ..service.runtime import Runtime
 from .deps import client_id, runtime
-from .intake import RateLimited, again, from_form, submit
+from .errors import headers_for, status_for
+from .forms import from_form
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -74,14 +85,14 @@ async def create_submit(request: Request, rt: RT) -> Response:
         cleaned = _form_fields(fields, balance)
         files = [(k, v) for k, v in form.multi_items() if not isinstance(v, str)]
         sub = await from_form(FormData([*cleaned.items(), *files]), rt.settings.max_image_bytes)
-        jobs = await run_in_threadpool(submit, rt, sub, client_id(request))
+        jobs = await run_in_threadpool(intake.submit, rt, sub, client_id(request))
     except ImpastoError as exc:
-        status = 429 if isinstance(exc, RateLimited) else 413 if "larger" in str(exc) else 422
         styles = await run_in_threadpool(_styles, rt)
         return render(
             request,
             "create.html",
-            status,
+            status_for(exc),
+            headers_for(exc),
             styles=styles,
             form={**DEFAULTS, **_sticky(form)},
             sizes=SIZES,
@@ -111,12 +122,13 @@ def _form_fields(fields: dict[str, str], balance: str) -> dict[str, str]:
     if fields.get("save") != "on":
         fields.pop("save_style_as", None)
     fields.pop("save", None)
-    if fields.get("mode") == "quality":
-        fields.pop("strength", None)
-        if balance in BALANCE:
-            fields["style_weight"] = str(BALANCE[balance])
-    else:
-        fields.pop("iterations", None)
+    mode = fields.get("mode", "fast")
+    if mode in MODES:
+        for name in ENGINE_FIELDS:
+            if name not in mode_options(mode):
+                fields.pop(name, None)
+    if mode == "quality" and balance in BALANCE:
+        fields["style_weight"] = str(BALANCE[balance])
     return fields
 
 
@@ -147,9 +159,8 @@ async def rate_submit(job_id: str, request: Request, rt: RT) -> Response:
 
 @router.post("/jobs/{job_id}/cancel")
 def cancel_submit(job_id: str, rt: RT) -> Response:
-    job = get_job(rt.db, job_id)
-    if not job.state.finished:
-        request_cancel(rt.db, job_id, rt.ctx.tokens)
+    with contextlib.suppress(JobConflict):  # already finished: the job page says how
+        rt.cancel(job_id)
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
@@ -164,11 +175,10 @@ async def again_submit(job_id: str, request: Request, rt: RT) -> Response:
     form = await request.form(max_files=0, max_fields=20)
     fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
     balance = fields.pop("balance", "balanced")
-    source = await run_in_threadpool(get_job, rt.db, job_id)
     changes = _form_fields(fields, balance)
     if changes.get("mode") == "quality" and "style_weight" not in changes:
         changes["style_weight"] = ""
-    job = await run_in_threadpool(again, rt, source, changes, client_id(request))
+    job = await run_in_threadpool(intake.again, rt, job_id, changes, client_id(request))
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
@@ -184,18 +194,15 @@ def history_page(
     deleted: int | None = None,
 ) -> Response:
     per_page = 48
-    query = select(Job)
-    if style:
-        query = query.where(Job.style_name == style)
-    if rating and rating.isdigit() and 1 <= int(rating) <= 5:
-        query = query.where(Job.rating >= int(rating))
-    if status in {s.value for s in Status}:
-        query = query.where(Job.status == status)
-    with rt.db.session() as s:
-        jobs = s.scalars(
-            query.order_by(Job.created_at.desc(), Job.id).limit(per_page + 1).offset((page - 1) * per_page)
-        ).all()
-        styles = sorted(s.scalars(select(Job.style_name).distinct()).all())
+    jobs, _ = find_jobs(
+        rt.db,
+        status=status if status in {s.value for s in Status} else None,
+        style=style,
+        min_rating=int(rating) if rating and rating.isdigit() and 1 <= int(rating) <= 5 else None,
+        limit=per_page + 1,
+        offset=(page - 1) * per_page,
+    )
+    styles = job_style_names(rt.db)
     return render(
         request,
         "history.html",

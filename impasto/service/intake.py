@@ -1,0 +1,134 @@
+"""From a request to queued jobs: check limits, fetch URLs, store pictures, save styles, create and
+queue jobs, all or nothing.
+
+What the REST API and the pages both ask of the service, one function each, so they refuse the same
+things with the same messages. Nothing here knows HTTP: the web layer parses a request into a
+:class:`Submission` and maps the :mod:`impasto.errors` kinds raised here to status codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import InvalidInput, OptionsError, RateLimited, Unavailable
+from . import gallery
+from .jobs import JobOptions, StyleRef, create_job, get_job, resolve_style, store_image
+from .models import Job
+from .runtime import Runtime
+
+OPTION_FIELDS = tuple(JobOptions.model_fields)
+
+
+@dataclass
+class Submission:
+    """What one create request asks for, before anything is stored."""
+
+    contents: list[tuple[bytes, str]] = field(default_factory=list)  # (bytes, display name)
+    content_url: str | None = None
+    style: bytes | None = None
+    style_name: str | None = None
+    save_style_as: str | None = None
+    options: JobOptions = field(default_factory=lambda: JobOptions.model_validate({}))
+
+
+def options_from(values: Mapping[str, Any]) -> JobOptions:
+    """Job options from loosely typed fields (form strings, JSON); empty values are left out."""
+    try:
+        return JobOptions.model_validate({k: v for k, v in values.items() if v not in (None, "")})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(
+            f"{where}: {first['msg']}", exc.errors(include_url=False, include_context=False)
+        ) from None
+
+
+def submit(rt: Runtime, sub: Submission, client: str, *, parent_id: str | None = None) -> list[Job]:
+    """Validate everything, store the images, create and queue the jobs; all or nothing."""
+    settings = rt.settings
+    if sub.content_url and sub.contents:
+        raise InvalidInput("give either photos or a URL, not both")
+    if not sub.contents and not sub.content_url:
+        raise InvalidInput("choose a photo to paint (upload one or give its URL)")
+    if sub.style is not None and sub.style_name:
+        raise InvalidInput("give either a style picture or a gallery style name, not both")
+    if sub.style is None and not sub.style_name:
+        raise InvalidInput("choose a style: pick one from the gallery or upload a picture")
+    if sub.save_style_as and sub.style is None:
+        raise InvalidInput("save_style_as needs an uploaded style picture")
+    if len(sub.contents) > settings.max_files:
+        raise InvalidInput(f"at most {settings.max_files} photos at once")
+    style = resolve_style(rt.db, sub.style_name) if sub.style_name else None
+    _take(rt, client, max(1, len(sub.contents)))
+    contents = sub.contents
+    if sub.content_url:
+        contents = [(rt.fetcher.fetch(sub.content_url), sub.content_url.rsplit("/", 1)[-1][:80] or "photo")]
+    stored = [
+        (store_image(rt.store, data, max_pixels=settings.max_pixels, label=name)[0], name)
+        for data, name in contents
+    ]
+    if style is None:
+        assert sub.style is not None
+        sha, _ = store_image(rt.store, sub.style, max_pixels=settings.max_pixels, label="style picture")
+        name = "upload"
+        if sub.save_style_as:
+            name = gallery.save_style(rt.db, sub.save_style_as, sha).name
+        style = StyleRef(name, sha)
+    jobs = [
+        create_job(
+            rt.db, content_sha=sha, content_name=name, style=style, options=sub.options, parent_id=parent_id
+        )
+        for sha, name in stored
+    ]
+    queue(rt, jobs)
+    return jobs
+
+
+def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str) -> Job:
+    """ "Same again with …": the job's photo and style with some options changed."""
+    source = get_job(rt.db, job_id)
+    changed = {k: v for k, v in changes.items() if k in OPTION_FIELDS}
+    options = options_from({**source.options, **changed}).for_mode()
+    _take(rt, client)
+    if source.style_sha is None and gallery.find(rt.db, source.style_name) is None:
+        raise OptionsError(f"the style {source.style_name!r} is no longer in the gallery")
+    style = StyleRef(source.style_name, source.style_sha)
+    job = create_job(
+        rt.db,
+        content_sha=source.content_sha,
+        content_name=source.content_name,
+        style=style,
+        options=options,
+        parent_id=source.id,
+    )
+    queue(rt, [job])
+    return job
+
+
+def queue(rt: Runtime, jobs: list[Job]) -> None:
+    """Hand the jobs to the workers. A broker that is down fails them all (with the reason), so no
+    job is left half-queued, and raises :class:`~impasto.errors.Unavailable`."""
+    try:
+        for job in jobs:
+            rt.submit(job.id, job.mode)
+    except Unavailable:
+        if rt.dispatcher is not None:
+            for job in jobs:
+                rt.dispatcher.fail(job.id)
+        raise
+
+
+def save_style(rt: Runtime, title: str, data: bytes) -> gallery.GalleryEntry:
+    """Store a picture and save it to the gallery under ``title``."""
+    sha, _ = store_image(rt.store, data, max_pixels=rt.settings.max_pixels, label="style picture")
+    return gallery.save_style(rt.db, title, sha)
+
+
+def _take(rt: Runtime, client: str, cost: int = 1) -> None:
+    wait = rt.limiter.take(client, cost)
+    if wait > 0:
+        raise RateLimited(wait)

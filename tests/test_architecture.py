@@ -1,0 +1,111 @@
+"""Structure the design relies on: one error-kind table, one list of options per mode, explicit
+configuration, and no function-level imports in the package beyond the documented few."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from pathlib import Path
+
+import pytest
+
+from impasto import errors
+from impasto.api import mode_options
+from impasto.cli.stylize import engine_options
+from impasto.service.distributed import QueueUnavailable
+from impasto.service.gallery import StyleExists
+from impasto.service.jobs import ENGINE_FIELDS, JobConflict, JobNotFound, JobOptions
+from impasto.service.store import BlobNotFound
+from impasto.service.urlfetch import UrlError, UrlTooLarge
+from impasto.web.errors import STATUS, headers_for, status_for
+
+PACKAGE = Path(__file__).resolve().parents[1] / "impasto"
+#: (module, imported name): function-level imports kept for optional or slow-to-import stacks
+LAZY = {
+    ("quality/backbones.py", "onnx"),
+    ("fast/weights.py", "onnx"),
+    ("cli/serve.py", "uvicorn"),
+    ("cli/serve.py", "service"),
+    ("cli/serve.py", "service.config"),
+    ("cli/serve.py", "web"),
+    ("cli/worker.py", "celery"),
+    ("cli/worker.py", "service"),
+    ("cli/worker.py", "service.celery_app"),
+    ("cli/worker.py", "service.config"),
+    ("service/runtime.py", "distributed"),
+}
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [
+        (errors.OptionsError("bad"), 422),
+        (errors.InvalidInput("bad", [{"loc": "x"}]), 422),
+        (UrlError("no"), 422),
+        (JobNotFound("abc"), 404),
+        (BlobNotFound("sha"), 404),
+        (JobConflict("finished"), 409),
+        (StyleExists("taken"), 409),
+        (UrlTooLarge("the picture is larger than 1 MiB"), 413),
+        (errors.RateLimited(2.4), 429),
+        (QueueUnavailable("down"), 503),
+    ],
+)
+def test_one_table_maps_error_kinds_to_status_codes(exc: errors.ImpastoError, status: int) -> None:
+    assert status_for(exc) == status
+    assert set(STATUS) == set(errors.ErrorKind)
+
+
+def test_kinds_that_say_when_to_come_back_set_retry_after() -> None:
+    assert headers_for(errors.RateLimited(2.4)) == {"Retry-After": "2"}
+    assert headers_for(QueueUnavailable("down")) == {"Retry-After": "5"}
+    assert headers_for(errors.OptionsError("bad")) is None
+    assert str(JobNotFound("abc")) == "no such job" and str(BlobNotFound("x")) == "no such image"
+
+
+def test_job_options_follow_the_engines_list_of_options() -> None:
+    assert {n for n in ENGINE_FIELDS if n in mode_options("fast")} == {"strength"}
+    quality = JobOptions(mode="quality", strength=0.5, iterations=3)
+    assert quality.for_mode().strength is None and quality.for_mode().iterations == 3
+    assert "strength" not in quality.engine_kwargs() and quality.engine_kwargs()["iterations"] == 3
+    fast = JobOptions(mode="fast", strength=0.5, iterations=3)
+    assert fast.engine_kwargs()["strength"] == 0.5 and "iterations" not in fast.engine_kwargs()
+    described = JobOptions.model_json_schema()["properties"]
+    assert described["strength"]["description"].startswith("fast mode:")
+    assert described["iterations"]["description"].startswith("quality mode:")
+
+
+def test_cli_refuses_options_of_the_other_mode() -> None:
+    args = argparse.Namespace(mode="quality", device="auto", precision="auto", save_every=0)
+    names = ("size", "iterations", "content_weight", "style_weight", "tv_weight", "style_scale", "init")
+    for name in (*names, "optimizer", "seed", "backbone", "weights", "pooling", "multiscale", "tile_size"):
+        setattr(args, name, None)
+    args.strength = 0.5
+    with pytest.raises(errors.OptionsError, match="--strength do"):
+        engine_options(args)
+    args.mode, args.multiscale = "fast", False
+    with pytest.raises(errors.OptionsError, match="--multiscale"):
+        engine_options(args)
+
+
+def _function_level_imports() -> set[tuple[str, str]]:
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                else:
+                    continue
+                found |= {(str(path.relative_to(PACKAGE)), name) for name in names}
+    return found
+
+
+def test_no_function_level_imports_but_the_documented_ones() -> None:
+    found = _function_level_imports()
+    assert found <= LAZY, sorted(found - LAZY)
