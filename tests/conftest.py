@@ -117,8 +117,8 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 def cluster_factory(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
     made: list[Cluster] = []
 
-    def make(db_url: str, broker_url: str, **env: str) -> Cluster:
-        made.append(Cluster(tmp_path, db_url, broker_url, **env))
+    def make(db_url: str, broker_url: str, fake_engine: bool = False, **env: str) -> Cluster:
+        made.append(Cluster(tmp_path, db_url, broker_url, fake_engine, **env))
         return made[-1]
 
     try:

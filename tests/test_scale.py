@@ -30,7 +30,6 @@ from impasto.service.models import FINISHED, Job, JobEvent, Status
 from impasto.service.store import BlobNotFound, FileStore
 
 pytestmark = pytest.mark.scale
-FAKE = {"IMPASTO_ENGINE": "support.fakes:worker_engine"}
 MakeCluster = Callable[..., Cluster]
 
 
@@ -163,7 +162,7 @@ def test_kill_9_of_a_worker_mid_job_the_job_completes_on_the_other_once(
 ) -> None:
     """The quality job (9 s) outlives the visibility timeout (6 s) too: the live lease keeps a
     redelivery from running it twice while its worker is alive."""
-    cluster = cluster_factory(pg_url, redis_server.url, SCALE_STEP_QUALITY="0.3", **FAKE)
+    cluster = cluster_factory(pg_url, redis_server.url, SCALE_STEP_QUALITY="0.3", fake_engine=True)
     cluster.start_server()
     workers = [cluster.start_worker(), cluster.start_worker()]
     job = cluster.create("quality", iterations=30)
@@ -196,7 +195,7 @@ def test_kill_9_of_a_worker_mid_job_the_job_completes_on_the_other_once(
 def test_server_killed_with_jobs_queued_loses_none(
     cluster_factory: MakeCluster, pg_url: str, redis_server: RedisServer
 ) -> None:
-    cluster = cluster_factory(pg_url, redis_server.url, **FAKE)
+    cluster = cluster_factory(pg_url, redis_server.url, fake_engine=True)
     cluster.start_server()
     ids = [cluster.create("fast")["id"] for _ in range(6)] + [cluster.create("quality", iterations=2)["id"]]
     cluster.kill_server()  # kill -9, no worker has run anything yet
@@ -217,7 +216,7 @@ def test_server_killed_with_jobs_queued_loses_none(
 def test_redis_stopped_briefly_gives_clear_errors_then_recovers_without_losing_jobs(
     cluster_factory: MakeCluster, pg_url: str, redis_server: RedisServer
 ) -> None:
-    cluster = cluster_factory(pg_url, redis_server.url, SCALE_STEP_FAST="0.2", **FAKE)
+    cluster = cluster_factory(pg_url, redis_server.url, SCALE_STEP_FAST="0.2", fake_engine=True)
     cluster.start_server()
     cluster.start_worker()
     before = [cluster.create("fast")["id"] for _ in range(8)]  # ~0.4 s each: most still queued
@@ -226,7 +225,7 @@ def test_redis_stopped_briefly_gives_clear_errors_then_recovers_without_losing_j
     assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
     assert refused.json() == {
         "detail": "the job queue (Redis) is unavailable; try again shortly",
-        "code": "http_error",
+        "code": "unavailable",
     }
     ready = cluster.http.get("/api/v1/health/ready")
     assert ready.status_code == 503 and ready.json()["checks"]["broker"] is False
@@ -250,7 +249,7 @@ def test_redis_stopped_briefly_gives_clear_errors_then_recovers_without_losing_j
 def test_load_20_clients_200_fast_jobs_every_job_accounted_for_once(
     cluster_factory: MakeCluster, pg_url: str, redis_server: RedisServer
 ) -> None:
-    cluster = cluster_factory(pg_url, redis_server.url, **FAKE)
+    cluster = cluster_factory(pg_url, redis_server.url, fake_engine=True)
     cluster.start_server()
     cluster.start_worker(concurrency=2)
     cluster.start_worker(concurrency=2)

@@ -9,10 +9,13 @@ import argparse
 import logging
 import os
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionsError
 from .extras import require
+
+if TYPE_CHECKING:
+    from ..service.jobs import Stylize
 
 
 def register(sub: Any) -> None:
@@ -40,7 +43,8 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, stylize: Stylize | None = None) -> int:
+    """Run the worker; ``stylize`` replaces the engine (tests inject a stand-in here)."""
     require("worker", "worker")
     from celery import signals  # the worker extra: imported only once we know it is there
 
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         redact_url(settings.db_url),
         extra={"queues": queues, "concurrency": args.concurrency},
     )
-    app = make_celery(settings)
+    app = make_celery(settings, stylize=stylize)
     argv = [
         "--quiet",  # no banner: the log lines say it
         "worker",
@@ -92,4 +96,6 @@ def _keep_our_logging(**_: Any) -> None:
 
 def _share_cores(threads: int) -> None:
     """Each pool process gets its share of the cores for the engine's math."""
+    import torch  # already loaded by the job code in this process: this only names it
+
     torch.set_num_threads(threads)

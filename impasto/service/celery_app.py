@@ -18,7 +18,6 @@ Reliability comes from Celery and Redis, plus one small rule of our own:
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import threading
@@ -101,7 +100,7 @@ class WorkerNode:
         self.ctx = JobContext(
             self.db,
             self.store,
-            stylize or engine_from_env(),
+            stylize,
             max_pixels=settings.max_pixels,
             preview_interval=settings.preview_interval,
         )
@@ -146,16 +145,6 @@ class WorkerNode:
             extra={"job": job_id, "status": outcome.value},
         )
         return get_job(self.db, job_id).state == Status.QUEUED
-
-
-def engine_from_env() -> Stylize | None:
-    """``IMPASTO_ENGINE=module:function`` replaces :func:`impasto.stylize` (tests and benchmarks)."""
-    spec = os.environ.get("IMPASTO_ENGINE")
-    if not spec:
-        return None
-    module, _, name = spec.partition(":")
-    engine: Stylize = getattr(importlib.import_module(module), name)
-    return engine
 
 
 class _PerProcess:

@@ -72,8 +72,11 @@ class RedisServer:
 class Cluster:
     """One web node and any number of workers as child processes, sharing a database and Redis."""
 
-    def __init__(self, tmp: Path, db_url: str, broker_url: str, **env: str) -> None:
+    def __init__(
+        self, tmp: Path, db_url: str, broker_url: str, fake_engine: bool = False, **env: str
+    ) -> None:
         self.tmp = tmp
+        self.fake_engine = fake_engine  # workers run support.fakes.worker_engine (python -m support.worker)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -95,13 +98,15 @@ class Cluster:
         self.logs: list[Path] = []
         self.http = httpx.Client(base_url=self.base, timeout=30)
 
-    def _spawn(self, name: str, args: list[str], **env: str) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, command: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         path = self.tmp / f"{name}-{len(self.logs)}.log"
         self.logs.append(path)
         out = open(path, "wb")  # noqa: SIM115 (closed with the process)
         return subprocess.Popen(
-            [*IMPASTO, *args],
-            env={**self.env, **env},
+            command,
+            env={**self.env, **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=self.tmp,
@@ -109,7 +114,7 @@ class Cluster:
         )
 
     def start_server(self, wait: bool = True) -> None:
-        self.server = self._spawn("serve", ["serve", "--port", str(self.port)])
+        self.server = self._spawn("serve", [*IMPASTO, "serve", "--port", str(self.port)])
         if wait:
             self.wait(lambda: self._ready(), 60, "the web node to start")
 
@@ -122,7 +127,11 @@ class Cluster:
     def start_worker(
         self, queues: str = "fast,quality", concurrency: int = 1, **env: str
     ) -> subprocess.Popen[bytes]:
-        proc = self._spawn("worker", ["worker", "--queues", queues, "--concurrency", str(concurrency)], **env)
+        args = ["--queues", queues, "--concurrency", str(concurrency)]
+        if self.fake_engine:
+            proc = self._spawn("worker", [sys.executable, "-m", "support.worker", *args], env)
+        else:
+            proc = self._spawn("worker", [*IMPASTO, "worker", *args], env)
         self.workers.append(proc)
         return proc
 

@@ -1,9 +1,9 @@
 """A stand-in for :func:`impasto.stylize`: reports progress like an engine, obeys the cancel token,
 paints nothing (it returns the photo resized), and takes a set time per step.
 
-In-process tests build a :class:`FakeEngine` and hand it to the app; Celery worker processes load
-:func:`worker_engine` (``IMPASTO_ENGINE=support.fakes:worker_engine`` with ``tests`` on
-``PYTHONPATH``), whose per-step times come from ``SCALE_STEP_FAST`` / ``SCALE_STEP_QUALITY``.
+In-process tests build a :class:`FakeEngine` and hand it to the app; Celery worker processes run
+:func:`worker_engine` (``python -m support.worker`` with ``tests`` on ``PYTHONPATH`` passes it to
+``impasto worker``), whose per-step times come from ``SCALE_STEP_FAST`` / ``SCALE_STEP_QUALITY``.
 """
 
 from __future__ import annotations
