@@ -1,4 +1,4 @@
-"""Scale-out (issue 5): the web node enqueues, Celery workers run the same jobs, over real Redis and
+"""Scale-out: the web node enqueues, Celery workers run the same jobs, over real Redis and
 PostgreSQL on loopback. End to end with the real engine, then faults and load with a stand-in
 engine whose timing is known (``tests/support/fakes.py``).
 """

@@ -13,7 +13,7 @@ from support.net import http_server
 
 from impasto.cli import main
 from impasto.errors import WeightsError
-from impasto.quality.weights import download
+from impasto.quality.downloads import download
 
 PAYLOAD = bytes(range(256)) * 4000  # ~1 MB
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()

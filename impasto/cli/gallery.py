@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
         description="List the gallery's named styles (use a name wherever a style image is expected), "
         "or save a style image of your own under a name with `impasto styles add NAME IMAGE`.",
     )
-    styles.set_defaults(handler=list_styles)
+    styles.set_defaults(handler=run_list)
     styles_sub = styles.add_subparsers(dest="styles_command", metavar="ACTION")
     add = styles_sub.add_parser("add", help="save a style image into your gallery under a name")
     add.add_argument("name", help="kebab-case name, e.g. my-watercolour")
@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
     add.add_argument("--year", default="", help="when it was made")
     add.add_argument("--licence", default="the user's own", help="licence note kept with it")
     add.add_argument("--replace", action="store_true", help="overwrite a style of yours with that name")
-    add.set_defaults(handler=add_style)
+    add.set_defaults(handler=run_add)
 
     sheet: argparse.ArgumentParser = sub.add_parser(
         "sheet",
@@ -42,10 +42,10 @@ def register(sub: Any) -> None:
     sheet.add_argument("--size", type=int, default=256, help="long side of each picture in px (default 256)")
     sheet.add_argument("--columns", type=int, default=3, help="pictures per row (default 3)")
     sheet.add_argument("--mode", choices=["fast", "quality"], default="fast", help="engine (default fast)")
-    sheet.set_defaults(handler=render_sheet)
+    sheet.set_defaults(handler=run_sheet)
 
 
-def list_styles(args: argparse.Namespace) -> int:
+def run_list(args: argparse.Namespace) -> int:
     entries = gallery.list_styles()
     width = max((len(e.name) for e in entries), default=4)
     for entry in entries:
@@ -56,7 +56,7 @@ def list_styles(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_style(args: argparse.Namespace) -> int:
+def run_add(args: argparse.Namespace) -> int:
     entry = gallery.add_style(
         args.name, Path(args.image), title=args.title, artist=args.artist, year=args.year,
         licence=args.licence, replace=args.replace,
@@ -65,7 +65,7 @@ def add_style(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_sheet(args: argparse.Namespace) -> int:
+def run_sheet(args: argparse.Namespace) -> int:
     output_format(args.output)  # refuse a bad suffix before any painting
     if args.size < 16 or args.columns < 1:
         raise OptionsError("--size must be at least 16 and --columns at least 1")

@@ -7,7 +7,7 @@ import argparse
 from tqdm import tqdm
 
 from ..quality.backbones import VGG16_ONNX, VGG19_ENV
-from ..quality.weights import cached_weights_path, download_known
+from ..quality.downloads import cached_weights_path, download_known
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ..cache import cache_dir, sha256_file
 from ..errors import OptionsError, WeightsError
-from .weights import cached_weights_path
+from .downloads import cached_weights_path
 
 # Convolutions per block of each architecture.
 BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}

@@ -33,9 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import lifecycle
-from .blobdb import make_store
 from .config import Settings
-from .db import Database
 from .jobs import JobContext, Stylize, get_job, run_job
 from .models import Job, Status
 
@@ -95,15 +93,8 @@ class WorkerNode:
     def __init__(self, settings: Settings, stylize: Stylize | None = None) -> None:
         assert settings.broker_url
         self.settings = settings
-        self.db = Database(settings.db_url)
-        self.store = make_store(settings, self.db)
-        self.ctx = JobContext(
-            self.db,
-            self.store,
-            stylize,
-            max_pixels=settings.max_pixels,
-            preview_interval=settings.preview_interval,
-        )
+        self.ctx = JobContext.from_settings(settings, stylize)
+        self.db, self.store = self.ctx.db, self.ctx.store
         self.redis = Redis.from_url(settings.broker_url, socket_timeout=10, socket_connect_timeout=3)
 
     def lease(self, job_id: str) -> Lock:

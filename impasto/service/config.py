@@ -6,33 +6,34 @@ Embedded defaults need nothing: SQLite and images under ``./data``, jobs in-proc
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
 
 from ..errors import OptionsError
 
+N = TypeVar("N", int, float)
 
-def _env_int(name: str, default: int) -> int:
+
+def _env_number(name: str, default: N, parse: Callable[[str], N], what: str) -> N:
     value = os.environ.get(name)
     if not value:
         return default
     try:
-        return int(value)
+        return parse(value)
     except ValueError:
-        raise OptionsError(f"{name}={value!r} is not a whole number") from None
+        raise OptionsError(f"{name}={value!r} is not {what}") from None
+
+
+def _env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int, "a whole number")
 
 
 def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise OptionsError(f"{name}={value!r} is not a number") from None
+    return _env_number(name, default, float, "a number")
 
 
 @dataclass(frozen=True)

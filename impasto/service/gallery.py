@@ -47,7 +47,8 @@ def builtin_image(name: str) -> Image.Image | None:
     return package_gallery.get(name).image()
 
 
-def list_styles(db: Database) -> list[GalleryEntry]:
+def entries(db: Database) -> list[GalleryEntry]:
+    """Every style a job can use: the package's, then the ones saved through the web."""
     with db.session() as s:
         saved = s.scalars(select(SavedStyle).order_by(SavedStyle.created_at)).all()
         users = [GalleryEntry(r.name, r.title, False, r.sha) for r in saved]
@@ -67,7 +68,7 @@ def slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60].strip("-")
 
 
-def save_style(db: Database, title: str, sha: str) -> GalleryEntry:
+def save(db: Database, title: str, sha: str) -> GalleryEntry:
     """Save an already stored, validated picture under ``title``; names are slugs of titles."""
     title = title.strip()
     name = slug(title)

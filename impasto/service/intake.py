@@ -76,7 +76,7 @@ def submit(rt: Runtime, sub: Submission, client: str, *, parent_id: str | None =
         sha, _ = store_image(rt.store, sub.style, max_pixels=settings.max_pixels, label="style picture")
         name = "upload"
         if sub.save_style_as:
-            name = gallery.save_style(rt.db, sub.save_style_as, sha).name
+            name = gallery.save(rt.db, sub.save_style_as, sha).name
         style = StyleRef(name, sha)
     jobs = [
         create_job(
@@ -122,10 +122,10 @@ def queue(rt: Runtime, jobs: list[Job]) -> None:
         raise
 
 
-def save_style(rt: Runtime, title: str, data: bytes) -> gallery.GalleryEntry:
+def add_to_gallery(rt: Runtime, title: str, data: bytes) -> gallery.GalleryEntry:
     """Store a picture and save it to the gallery under ``title``."""
     sha, _ = store_image(rt.store, data, max_pixels=rt.settings.max_pixels, label="style picture")
-    return gallery.save_style(rt.db, title, sha)
+    return gallery.save(rt.db, title, sha)
 
 
 def _take(rt: Runtime, client: str, cost: int = 1) -> None:

@@ -3,8 +3,8 @@
 :func:`run_job` is *the* job function: it takes a job id and a :class:`JobContext`, loads the
 inputs from the blob store, calls :func:`impasto.stylize` with a progress callback that persists
 events and previews, and writes the result. It knows nothing about who calls it: the in-process
-:mod:`~impasto.service.pool` does today, a Celery task can tomorrow. Claiming a job is an atomic
-``queued → running`` update, so a job delivered twice runs once.
+:mod:`~impasto.service.pool` and the Celery task both call it. Claiming a job is an atomic
+``queued → running`` move of :mod:`~impasto.service.lifecycle`, so a job delivered twice runs once.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from ..errors import Cancelled, Conflict, ImpastoError, NotFound
 from ..imageio import encode_image, fit_long_side, load_image
 from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
 from . import gallery, lifecycle
+from .blobdb import make_store
+from .config import Settings
 from .db import Database
 from .models import FINISHED, Job, JobEvent, SavedStyle, Status
 from .store import BlobNotFound, BlobStore
@@ -119,6 +121,18 @@ class JobContext:
     cancel_poll_interval: float = 0.5
     tokens: dict[str, CancelToken] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)  # set: runs stop to be re-queued
+
+    @classmethod
+    def from_settings(cls, settings: Settings, stylize: Stylize | None = None) -> JobContext:
+        """A context on the settings' database and blob store, applying their pixel limit."""
+        db = Database(settings.db_url)
+        return cls(
+            db,
+            make_store(settings, db),
+            stylize,
+            max_pixels=settings.max_pixels,
+            preview_interval=settings.preview_interval,
+        )
 
     def engine(self) -> Stylize:
         return self.stylize or stylize

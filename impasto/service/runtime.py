@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from .blobdb import make_store
 from .config import Settings, redact_url
-from .db import Database
 from .jobs import JobContext, Stylize, request_cancel
 from .models import Job
 from .pool import WorkerPool
@@ -34,15 +32,8 @@ class Runtime:
     ) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(settings.db_url)
-        self.store = make_store(settings, self.db)
-        self.ctx = JobContext(
-            self.db,
-            self.store,
-            stylize,
-            max_pixels=settings.max_pixels,
-            preview_interval=settings.preview_interval,
-        )
+        self.ctx = JobContext.from_settings(settings, stylize)
+        self.db, self.store = self.ctx.db, self.ctx.store
         self.dispatcher: Dispatcher | None = None  # with a broker, jobs go to Celery workers (impasto worker)
         if settings.broker_url:
             # Celery and Redis (the scale-out stack) load only when a broker is configured

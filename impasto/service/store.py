@@ -1,8 +1,8 @@
 """Content-addressed image store: blobs named by their SHA-256, written atomically.
 
 The :class:`BlobStore` protocol is what jobs and the web app use; :class:`FileStore` keeps blobs
-under ``<data_dir>/blobs/ab/abcdef…``. A store every node can reach (issue 5) implements the
-same four methods.
+under ``<data_dir>/blobs/ab/abcdef…``. A store every node can reach
+(:mod:`~impasto.service.blobdb`) implements the same methods.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class BlobStore(Protocol):
     def exists(self, sha: str) -> bool: ...
 
     def delete(self, sha: str) -> None: ...
+
+    def writable(self) -> bool: ...
 
 
 class FileStore:

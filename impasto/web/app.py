@@ -23,7 +23,7 @@ from ..service.config import Settings
 from ..service.jobs import Stylize
 from ..service.runtime import Runtime
 from ..service.urlfetch import UrlFetcher
-from . import api, pages
+from . import pages, routes
 from .errors import headers_for, status_for
 from .pages import error_page
 
@@ -180,7 +180,7 @@ def create_app(
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _json(500, "internal error", "internal")
 
-    app.include_router(api.router)
+    app.include_router(routes.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)

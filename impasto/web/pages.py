@@ -67,7 +67,7 @@ def error_page(
 
 
 def _styles(rt: Runtime) -> list[gallery.GalleryEntry]:
-    return gallery.list_styles(rt.db)
+    return gallery.entries(rt.db)
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -90,26 +90,8 @@ class JobOut(BaseModel):
         if job.result_sha and job.result_width and job.result_height:
             links["result"] = f"{base}/images/result"
             result = ResultInfo(width=job.result_width, height=job.result_height)
-        return cls(
-            id=job.id,
-            status=job.status,  # type: ignore[arg-type]
-            mode=job.mode,
-            created_at=job.created_at,
-            started_at=job.started_at,
-            finished_at=job.finished_at,
-            style_name=job.style_name,
-            content_name=job.content_name,
-            options=job.options,
-            stage=job.stage,
-            fraction=job.fraction,
-            eta=job.eta,
-            error=job.error,
-            rating=job.rating,
-            attempts=job.attempts,
-            result=result,
-            parent_id=job.parent_id,
-            links=links,
-        )
+        columns = {name: getattr(job, name) for name in cls.model_fields if name not in ("result", "links")}
+        return cls.model_validate({**columns, "result": result, "links": links})
 
 
 class JobsOut(BaseModel):

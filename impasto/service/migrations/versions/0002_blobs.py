@@ -1,4 +1,4 @@
-"""Blobs in the database, for nodes that share no disk (issue 5).
+"""Blobs in the database, for nodes that share no disk.
 
 Revision ID: 0002
 Revises: 0001

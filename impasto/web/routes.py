@@ -1,4 +1,5 @@
-"""REST API v1: jobs, their events and images, the gallery, one-shot stylize, health."""
+"""The REST API v1 router (``/api/v1``): jobs, their events and images, the gallery, one-shot
+stylize, health. HTTP in and out; every decision is the service's."""
 
 from __future__ import annotations
 
@@ -257,9 +258,9 @@ def style_out(entry: gallery.GalleryEntry) -> StyleOut:
 
 
 @router.get("/styles", response_model=list[StyleOut], tags=["gallery"])
-def list_styles(rt: RT) -> list[StyleOut]:
+def read_gallery(rt: RT) -> list[StyleOut]:
     """The gallery: built-in styles, then the ones users saved."""
-    return [style_out(e) for e in gallery.list_styles(rt.db)]
+    return [style_out(e) for e in gallery.entries(rt.db)]
 
 
 @router.post(
@@ -286,7 +287,7 @@ def list_styles(rt: RT) -> list[StyleOut]:
         }
     },
 )
-async def add_style(request: Request, rt: RT) -> StyleOut:
+async def add_gallery_style(request: Request, rt: RT) -> StyleOut:
     """Add a picture to the gallery under a name (JSON with Base64, or multipart)."""
     limit = rt.settings.max_image_bytes
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -301,7 +302,7 @@ async def add_style(request: Request, rt: RT) -> StyleOut:
         name, data = body["name"], decode_b64(body["image"], "image", limit)
     else:
         raise InvalidInput("send application/json or multipart/form-data")
-    return style_out(await run_in_threadpool(intake.save_style, rt, name, data))
+    return style_out(await run_in_threadpool(intake.add_to_gallery, rt, name, data))
 
 
 @router.get("/styles/{name}/image", tags=["gallery"], response_class=Response)
