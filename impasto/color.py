@@ -40,7 +40,8 @@ def _image(arr: np.ndarray) -> Image.Image:
 
 def luminance(img: Image.Image) -> np.ndarray:
     """The Y channel (0..1) of an RGB image."""
-    return _array(img) @ _RGB_TO_YIQ[0]
+    y: np.ndarray = _array(img) @ _RGB_TO_YIQ[0]
+    return y
 
 
 def grey(y: np.ndarray) -> Image.Image:
@@ -76,7 +77,8 @@ def match_colors(style: Image.Image, content: Image.Image) -> Image.Image:
 
 def _sqrtm(cov: np.ndarray) -> np.ndarray:
     values, vectors = np.linalg.eigh(cov)
-    return (vectors * np.sqrt(np.clip(values, 1e-10, None))) @ vectors.T
+    root: np.ndarray = (vectors * np.sqrt(np.clip(values, 1e-10, None))) @ vectors.T
+    return root
 
 
 def check_mode(mode: str | bool | None) -> str:

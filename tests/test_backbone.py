@@ -48,9 +48,14 @@ def test_rebuilt_vgg16_matches_the_onnx_graph(onnx_session: ort.InferenceSession
 
 def test_conversion_is_cached_by_source_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IMPASTO_CACHE_DIR", str(tmp_path))
-    calls = []
+    calls: list[Path] = []
     real = backbones.convert_vgg16_onnx
-    monkeypatch.setattr(backbones, "convert_vgg16_onnx", lambda p: calls.append(p) or real(p))
+
+    def counted(path: Path) -> dict[str, torch.Tensor]:
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(backbones, "convert_vgg16_onnx", counted)
     first = backbones.load_vgg16_weights()
     second = backbones.load_vgg16_weights()
     assert len(calls) == 1
@@ -88,7 +93,8 @@ def test_vgg19_loads_torchvision_format_file(tmp_path: Path) -> None:
     state = torchvision_vgg19_state()
     torch.save(state, path)
     net = load_backbone("vgg19", "max", str(path))
-    assert torch.equal(net.convs["conv3_4"].weight, state["features.16.weight"])
+    conv = net.convs["conv3_4"]
+    assert isinstance(conv, torch.nn.Conv2d) and torch.equal(conv.weight, state["features.16.weight"])
     feats = net(torch.rand(1, 3, 64, 64), ["conv5_1"])
     assert feats["conv5_1"].shape == (1, 512, 4, 4)
 

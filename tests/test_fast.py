@@ -54,7 +54,8 @@ def _float_graph(path: Path) -> bytes:
             del node.input[1:]
             del node.attribute[:]
     del graph.value_info[:]
-    return model.SerializeToString()
+    data: bytes = model.SerializeToString()
+    return data
 
 
 def _session(model: Path | bytes) -> object:
@@ -82,7 +83,8 @@ def _ours(
     )
     with torch.inference_mode():
         out = transformer(x, torch.from_numpy(vec.reshape(1, -1)).to(dtype), tile)
-    return out[0].permute(1, 2, 0).float().numpy()
+    pixels: np.ndarray = out[0].permute(1, 2, 0).float().numpy()
+    return pixels
 
 
 def _int8_session(path: Path, extra_outputs: list[str] = []) -> object:  # noqa: B006 (read only)

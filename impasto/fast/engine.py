@@ -99,14 +99,14 @@ def style_vector(img: Image.Image, device: str = "cpu") -> np.ndarray:
     path = cache_dir("fast", "vectors", digest[:16]) / f"{image_key(img)}.npy"
     if path.is_file():
         try:
-            vec = np.load(path, allow_pickle=False)
-            if vec.shape == (STYLE_DIM,):
-                return vec
+            cached: np.ndarray = np.load(path, allow_pickle=False)
+            if cached.shape == (STYLE_DIM,):
+                return cached
         except (OSError, ValueError):
             pass
     dev = next(predictor.parameters()).device
     with torch.inference_mode():
-        vec = predictor(_to_tensor(style_square(img), dev))[0].float().cpu().numpy()
+        vec: np.ndarray = predictor(_to_tensor(style_square(img), dev))[0].float().cpu().numpy()
     buf = io.BytesIO()
     np.save(buf, vec.astype(np.float32), allow_pickle=False)
     atomic_write_bytes(path, buf.getvalue())

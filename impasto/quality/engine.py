@@ -73,7 +73,10 @@ class Encoder:
 
     def __call__(self, image: Tensor, layers: list[str]) -> dict[str, Tensor]:
         with self.autocast():
-            return self.net(image.contiguous(memory_format=torch.channels_last), layers)
+            features: dict[str, Tensor] = self.net(
+                image.contiguous(memory_format=torch.channels_last), layers
+            )
+        return features
 
 
 def check_memory(plan: Plan, opts: QualityOptions, device: torch.device) -> None:

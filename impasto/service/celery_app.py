@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 from celery import Celery, Task
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 from redis import Redis
 from redis.exceptions import RedisError
 from redis.lock import Lock
@@ -80,7 +80,7 @@ def make_celery(settings: Settings, *, stylize: Stylize | None = None) -> Celery
     )
     node = _PerProcess(settings, stylize)
 
-    @app.task(bind=True, name=TASK, max_retries=None)
+    @app.task(bind=True, name=TASK, max_retries=None)  # type: ignore[untyped-decorator]  # Celery is untyped
     def run_job_task(task: Task, job_id: str) -> str | None:
         return execute(task, node.get(), job_id)
 
@@ -98,7 +98,8 @@ class WorkerNode:
         self.redis = Redis.from_url(settings.broker_url, socket_timeout=10, socket_connect_timeout=3)
 
     def lease(self, job_id: str) -> Lock:
-        return self.redis.lock(lease_key(job_id), timeout=self.settings.lease_seconds, blocking=False)
+        lock: Lock = self.redis.lock(lease_key(job_id), timeout=self.settings.lease_seconds, blocking=False)
+        return lock
 
     def unfinished(self, job_id: str) -> bool:
         with self.db.session() as s:
