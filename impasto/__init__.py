@@ -4,12 +4,28 @@ Two engines share one API: ``quality`` (Gatys et al. optimisation on a pretraine
 ``fast`` (Magenta's arbitrary-style feed-forward networks).
 """
 
-from .api import stylize, transfer_style
+from typing import TYPE_CHECKING, Any
+
 from .errors import ImpastoError
 from .imageio import load_image, save_image
 from .progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
 
+if TYPE_CHECKING:
+    from .api import stylize, transfer_style
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """``impasto.stylize`` and ``impasto.transfer_style``, loaded on first use."""
+    if name in ("stylize", "transfer_style"):
+        # the engines import torch, which takes seconds: `import impasto`, `impasto --help` and
+        # the commands that paint nothing do without it
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CancelToken",

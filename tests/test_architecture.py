@@ -22,6 +22,13 @@ from impasto.web.errors import STATUS, headers_for, status_for
 PACKAGE = Path(__file__).resolve().parents[1] / "impasto"
 #: (module, imported name): function-level imports kept for optional or slow-to-import stacks
 LAZY = {
+    ("__init__.py", ""),  # `from . import api`: stylize loads the engines (torch) on first use
+    ("cli/stylize.py", "api"),
+    ("cli/gallery.py", ""),
+    ("cli/gallery.py", "sheet"),
+    ("cli/weights.py", "quality.backbones"),
+    ("cli/weights.py", "quality.downloads"),
+    ("cli/worker.py", "torch"),
     ("quality/backbones.py", "onnx"),
     ("fast/weights.py", "onnx"),
     ("cli/serve.py", "uvicorn"),

@@ -7,10 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import gallery
 from ..errors import OptionsError
 from ..imageio import output_format, save_image
-from ..sheet import contact_sheet
 
 
 def register(sub: Any) -> None:
@@ -46,6 +44,8 @@ def register(sub: Any) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from .. import gallery  # the gallery computes style vectors with the fast engine (torch)
+
     entries = gallery.list_styles()
     width = max((len(e.name) for e in entries), default=4)
     for entry in entries:
@@ -57,6 +57,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
+    from .. import gallery  # the gallery computes style vectors with the fast engine (torch)
+
     entry = gallery.add_style(
         args.name, Path(args.image), title=args.title, artist=args.artist, year=args.year,
         licence=args.licence, replace=args.replace,
@@ -66,6 +68,8 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_sheet(args: argparse.Namespace) -> int:
+    from ..sheet import contact_sheet  # the engines (torch) load only when a command paints
+
     output_format(args.output)  # refuse a bad suffix before any painting
     if args.size < 16 or args.columns < 1:
         raise OptionsError("--size must be at least 16 and --columns at least 1")

@@ -10,7 +10,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..api import mode_options, stylize
 from ..errors import ImpastoError, OptionsError
 from ..imageio import OUTPUT_FORMATS, output_format, save_image
 from ..progress import DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
@@ -106,6 +105,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The engine keyword options the user set, refusing ones that do not apply to the mode."""
+    from ..api import mode_options  # the engines (torch) load only when a command paints
+
     given = {n: getattr(args, n) for n in ENGINE_FLAGS if getattr(args, n) is not None}
     misplaced = [n for n in given if n not in mode_options(args.mode)]
     if misplaced:
@@ -187,6 +188,8 @@ class Reporter:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..api import stylize  # the engines (torch) load only when a command paints
+
     options = engine_options(args)
     names, weights = parse_styles(args)
     summary: list[dict[str, Any]] = []

