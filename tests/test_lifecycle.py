@@ -7,7 +7,6 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from service_support import *  # noqa: F403
 from sqlalchemy import select
 
 from impasto.service import lifecycle

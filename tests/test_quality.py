@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from impasto.progress import CancelToken, DoneEvent, Event, IterationEvent, Prev
 from impasto.quality import QualityOptions, run_quality
 from impasto.styles import Style
 
-TINY = {"size": 64, "iterations": 4, "multiscale": False}
+TINY: dict[str, Any] = {"size": 64, "iterations": 4, "multiscale": False}
 
 
 def diff(a: Image.Image, b: Image.Image) -> float:
@@ -118,8 +119,8 @@ def test_blend_weights_move_the_result(photo: Image.Image, starry: Image.Image, 
     ],
 )
 def test_each_option_runs_and_changes_the_picture(
-    photo: Image.Image, starry: Image.Image, option: dict
-) -> None:  # type: ignore[type-arg]
+    photo: Image.Image, starry: Image.Image, option: dict[str, Any]
+) -> None:
     base = impasto.stylize(photo, starry, **TINY)
     other = impasto.stylize(photo, starry, **{**TINY, **option})
     assert other.size == base.size
@@ -194,8 +195,8 @@ def test_preserve_color_keeps_the_photo_palette(photo: Image.Image, starry: Imag
     ],
 )
 def test_bad_options_are_clear_errors(
-    photo: Image.Image, starry: Image.Image, options: dict, message: str
-) -> None:  # type: ignore[type-arg]
+    photo: Image.Image, starry: Image.Image, options: dict[str, Any], message: str
+) -> None:
     with pytest.raises(OptionsError, match=message):
         impasto.stylize(photo, starry, **options)
 
