@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -249,3 +251,22 @@ def test_throttled_progress_keeps_iterations_between_previews(
         kinds = [e.kind for e in s.scalars(select(JobEvent).where(JobEvent.job_id == job_id))]
     assert 4 <= kinds.count("iteration") < 20 and 1 <= kinds.count("preview") < 20
     ctx.db.dispose()
+
+
+def test_the_embedded_web_app_needs_no_worker_extra(tmp_path: Path) -> None:
+    """`make run` installs impasto[web] only: the app must start without celery, redis and psycopg."""
+    code = (
+        "import sys\n"
+        "for name in ('celery', 'kombu', 'redis', 'psycopg'):\n"
+        "    sys.modules[name] = None  # as if not installed: importing it raises ImportError\n"
+        "from fastapi.testclient import TestClient\n"
+        "from pathlib import Path\n"
+        "from impasto.service.config import Settings\n"
+        "from impasto.web import create_app\n"
+        f"app = create_app(Settings(data_dir=Path({str(tmp_path)!r})))\n"
+        "with TestClient(app) as client:\n"
+        "    assert client.get('/api/v1/health').status_code == 200\n"
+        "    assert client.get('/').status_code == 200\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
