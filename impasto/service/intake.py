@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ..errors import InvalidInput, OptionsError, RateLimited, Unavailable
 from . import gallery
-from .jobs import JobOptions, StyleRef, create_job, get_job, resolve_style, store_image
+from .jobs import JobNotFound, JobOptions, StyleRef, create_job, get_job, resolve_style, store_image
 from .models import Job
 from .runtime import Runtime
 
@@ -67,23 +67,33 @@ def submit(rt: Runtime, sub: Submission, client: str, *, parent_id: str | None =
     contents = sub.contents
     if sub.content_url:
         contents = [(rt.fetcher.fetch(sub.content_url), sub.content_url.rsplit("/", 1)[-1][:80] or "photo")]
-    stored = [
-        (store_image(rt.store, data, max_pixels=settings.max_pixels, label=name)[0], name)
-        for data, name in contents
-    ]
-    if style is None:
-        assert sub.style is not None
-        sha, _ = store_image(rt.store, sub.style, max_pixels=settings.max_pixels, label="style picture")
-        name = "upload"
-        if sub.save_style_as:
-            name = gallery.save(rt.db, sub.save_style_as, sha).name
-        style = StyleRef(name, sha)
-    jobs = [
-        create_job(
-            rt.db, content_sha=sha, content_name=name, style=style, options=sub.options, parent_id=parent_id
-        )
-        for sha, name in stored
-    ]
+    with rt.pins.hold() as pin:  # until the jobs' rows refer to them (no deletion can take them)
+        stored = [
+            (store_image(rt.store, data, max_pixels=settings.max_pixels, label=name, pin=pin)[0], name)
+            for data, name in contents
+        ]
+        if style is None:
+            assert sub.style is not None
+            sha, _ = store_image(
+                rt.store, sub.style, max_pixels=settings.max_pixels, label="style picture", pin=pin
+            )
+            name = "upload"
+            if sub.save_style_as:
+                name = gallery.save(rt.db, sub.save_style_as, sha).name
+            style = StyleRef(name, sha)
+        elif style.sha is not None:
+            pin(style.sha)
+        jobs = [
+            create_job(
+                rt.db,
+                content_sha=sha,
+                content_name=name,
+                style=style,
+                options=sub.options,
+                parent_id=parent_id,
+            )
+            for sha, name in stored
+        ]
     queue(rt, jobs)
     return jobs
 
@@ -97,14 +107,20 @@ def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str) -> 
     if source.style_sha is None and gallery.find(rt.db, source.style_name) is None:
         raise OptionsError(f"the style {source.style_name!r} is no longer in the gallery")
     style = StyleRef(source.style_name, source.style_sha)
-    job = create_job(
-        rt.db,
-        content_sha=source.content_sha,
-        content_name=source.content_name,
-        style=style,
-        options=options,
-        parent_id=source.id,
-    )
+    with rt.pins.hold() as pin:
+        pictures = [sha for sha in (source.content_sha, source.style_sha) if sha is not None]
+        for sha in pictures:
+            pin(sha)
+        if not all(rt.store.exists(sha) for sha in pictures):  # deleted before we pinned them
+            raise JobNotFound(job_id)
+        job = create_job(
+            rt.db,
+            content_sha=source.content_sha,
+            content_name=source.content_name,
+            style=style,
+            options=options,
+            parent_id=source.id,
+        )
     queue(rt, [job])
     return job
 
@@ -124,8 +140,10 @@ def queue(rt: Runtime, jobs: list[Job]) -> None:
 
 def add_to_gallery(rt: Runtime, title: str, data: bytes) -> gallery.GalleryEntry:
     """Store a picture and save it to the gallery under ``title``."""
-    sha, _ = store_image(rt.store, data, max_pixels=rt.settings.max_pixels, label="style picture")
-    return gallery.save(rt.db, title, sha)
+    with rt.pins.hold() as pin:
+        label, limit = "style picture", rt.settings.max_pixels
+        sha, _ = store_image(rt.store, data, max_pixels=limit, label=label, pin=pin)
+        return gallery.save(rt.db, title, sha)
 
 
 def _take(rt: Runtime, client: str, cost: int = 1) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..api import mode_options, modes_of, stylize
+from ..cache import sha256_bytes
 from ..errors import Cancelled, Conflict, ImpastoError, NotFound
 from ..imageio import encode_image, fit_long_side, load_image
 from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
@@ -31,7 +32,7 @@ from .blobdb import make_store
 from .config import Settings
 from .db import Database
 from .models import FINISHED, Job, JobEvent, SavedStyle, Status
-from .store import BlobNotFound, BlobStore
+from .store import BlobNotFound, BlobPins, BlobStore
 
 log = logging.getLogger("impasto.jobs")
 
@@ -141,9 +142,19 @@ class JobContext:
 # --- creating -------------------------------------------------------------------------------
 
 
-def store_image(store: BlobStore, data: bytes, *, max_pixels: int, label: str) -> tuple[str, Image.Image]:
-    """Decode ``data`` (that is how an image is identified) and keep the original bytes."""
+def store_image(
+    store: BlobStore,
+    data: bytes,
+    *,
+    max_pixels: int,
+    label: str,
+    pin: Callable[[str], None] | None = None,
+) -> tuple[str, Image.Image]:
+    """Decode ``data`` (that is how an image is identified) and keep the original bytes, pinned
+    (see :class:`~impasto.service.store.BlobPins`) before they are stored when ``pin`` is given."""
     image = load_image(data, limit=max_pixels, name=label)
+    if pin is not None:
+        pin(sha256_bytes(data))
     return store.put(data), image
 
 
@@ -358,8 +369,9 @@ def rate_job(db: Database, job_id: str, rating: int | None) -> Job:
     return get_job(db, job_id)
 
 
-def delete_job(db: Database, store: BlobStore, job_id: str) -> None:
-    """Delete a job, its events, and every image no other job or saved style still uses."""
+def delete_job(db: Database, store: BlobStore, job_id: str, pins: BlobPins | None = None) -> None:
+    """Delete a job, its events, and every image no other job, saved style or upload in progress
+    (``pins``) still uses."""
     with db.session() as s:
         job = s.get(Job, job_id)
         if job is None:
@@ -381,9 +393,8 @@ def delete_job(db: Database, store: BlobStore, job_id: str) -> None:
         )  # events cascade
         if gone.rowcount != 1:  # type: ignore[attr-defined]
             raise JobConflict("the job started running: cancel it first")
-    for sha in shas - {None}:
-        if isinstance(sha, str) and not _blob_in_use(db, sha):
-            store.delete(sha)
+    candidates = [sha for sha in shas if isinstance(sha, str)]
+    (pins or BlobPins()).delete_unused(store, candidates, lambda sha: _blob_in_use(db, sha))
 
 
 def _blob_in_use(db: Database, sha: str) -> bool:

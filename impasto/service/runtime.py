@@ -10,6 +10,7 @@ from .jobs import JobContext, Stylize, request_cancel
 from .models import Job
 from .pool import WorkerPool
 from .ratelimit import RateLimiter
+from .store import BlobPins
 from .urlfetch import UrlFetcher
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.ctx = JobContext.from_settings(settings, stylize)
         self.db, self.store = self.ctx.db, self.ctx.store
+        self.pins = BlobPins()  # uploads in progress: their pictures outlive a concurrent deletion
         self.dispatcher: Dispatcher | None = None  # with a broker, jobs go to Celery workers (impasto worker)
         if settings.broker_url:
             # Celery and Redis (the scale-out stack) load only when a broker is configured

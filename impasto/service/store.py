@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -85,3 +88,43 @@ class FileStore:
             return True
         except OSError:
             return False
+
+
+class BlobPins:
+    """Keeps a blob alive between its upload and the database row that refers to it.
+
+    Blobs are shared by content, so deleting a job removes only images nothing else uses. Without
+    pins, a job deleted while another request was still storing the same photo (and decoding the
+    rest of its upload) took the photo with it, and the new job then failed. A request pins every
+    blob it stores or reuses *before* storing it and unpins once its rows are committed; deletion
+    checks pins and references and removes the blob under the same lock. So either the pin came
+    first and the blob stays, or the deletion came first and the later ``put`` writes it again.
+    (Pins are per process: the web node, where uploads and deletions happen.)"""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count: Counter[str] = Counter()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[Callable[[str], None]]:
+        """A ``pin(sha)`` function; every blob pinned through it is released when the block ends."""
+        held: list[str] = []
+
+        def pin(sha: str) -> None:
+            with self._lock:
+                self._count[sha] += 1
+            held.append(sha)
+
+        try:
+            yield pin
+        finally:
+            with self._lock:
+                self._count.subtract(held)
+                self._count += Counter()  # drop the zeros
+
+    def delete_unused(self, store: BlobStore, shas: Iterable[str], in_use: Callable[[str], bool]) -> None:
+        """Delete each blob that is neither pinned nor, by ``in_use``, referred to."""
+        with self._lock:
+            for sha in shas:
+                if self._count[sha] == 0 and not in_use(sha):
+                    store.delete(sha)

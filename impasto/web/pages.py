@@ -166,7 +166,7 @@ def cancel_submit(job_id: str, rt: RT) -> Response:
 
 @router.post("/jobs/{job_id}/delete")
 def delete_submit(job_id: str, rt: RT) -> Response:
-    delete_job(rt.db, rt.store, job_id)
+    delete_job(rt.db, rt.store, job_id, rt.pins)
     return RedirectResponse("/history?deleted=1", status_code=303)
 
 

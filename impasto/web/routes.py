@@ -158,7 +158,7 @@ def rate(job_id: JobId, body: RatingIn, rt: RT) -> JobOut:
 @router.delete("/jobs/{job_id}", status_code=204, tags=["jobs"])
 def remove_job(job_id: JobId, rt: RT) -> Response:
     """Delete a finished or queued job and the pictures nothing else uses."""
-    delete_job(rt.db, rt.store, job_id)
+    delete_job(rt.db, rt.store, job_id, rt.pins)
     return Response(status_code=204)
 
 
