@@ -107,6 +107,7 @@ class Phase:
             "IMPASTO_DATA_DIR": str(tmp / self.schema),
             "IMPASTO_JOBS_PER_MINUTE": "1000000",
             "IMPASTO_JOBS_BURST": "1000000",
+            "IMPASTO_MAX_QUEUED": "1000000",
             "IMPASTO_LOG_FORMAT": "json",
         }
         if broker:

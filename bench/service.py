@@ -87,7 +87,11 @@ def serve(port: int, data_dir: str, engine: str, database_url: str | None) -> No
     from impasto.web import create_app
 
     settings = Settings(
-        data_dir=Path(data_dir), database_url=database_url, jobs_per_minute=1e9, jobs_burst=10**9
+        data_dir=Path(data_dir),
+        database_url=database_url,
+        jobs_per_minute=1e9,
+        jobs_burst=10**9,
+        max_queued=10**9,
     )
     app = create_app(settings, stylize=noop_engine if engine == "noop" else None)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -414,3 +414,36 @@ def test_openapi_document(client: TestClient) -> None:
         "multipart/form-data",
     }
     assert client.get("/docs").status_code == 200
+
+
+
+def _create_n(client: TestClient, n: int, mode: str = "fast") -> Any:
+    photos = [("content", (f"p{i}.png", png(40, 30, (i, 2, 3)), "image/png")) for i in range(n)]
+    return client.post(
+        "/api/v1/jobs", files=[*photos, ("style", ("s.png", png(), "image/png"))], data={"mode": mode}
+    )
+
+
+def test_a_full_queue_refuses_more_with_retry_after(tmp_path: Path, db_url: str) -> None:
+    held = FakeEngine()
+    held.gate = threading.Event()  # nothing finishes: the queue only grows
+    with client_for(tmp_path, db_url, held, fast_workers=1, max_queued=3, max_queued_quality=1) as client:
+        wait_for(client, _create_n(client, 1).json()["jobs"][0]["id"], ("running",))
+        assert _create_n(client, 3).status_code == 201  # three waiting: the limit
+        full = _create_n(client, 1)
+        assert full.status_code == 503 and full.headers["retry-after"] == "60"
+        assert "queue is full" in full.json()["detail"]
+        assert _create_n(client, 1, "quality").status_code == 503  # the total counts for every mode
+        held.gate.set()
+
+
+def test_quality_jobs_have_a_queue_limit_of_their_own(tmp_path: Path, db_url: str) -> None:
+    held = FakeEngine()
+    held.gate = threading.Event()
+    with client_for(tmp_path, db_url, held, max_queued=10, max_queued_quality=1) as client:
+        wait_for(client, _create_n(client, 1, "quality").json()["jobs"][0]["id"], ("running",))
+        assert _create_n(client, 1, "quality").status_code == 201  # one quality job waiting: the limit
+        crowded = _create_n(client, 1, "quality")
+        assert crowded.status_code == 503 and "fast mode" in crowded.json()["detail"]
+        assert _create_n(client, 1).status_code == 201  # fast jobs still go
+        held.gate.set()

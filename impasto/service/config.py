@@ -51,6 +51,8 @@ class Settings:
     max_attempts: int = 2  # runs of a job interrupted by restarts before it is marked failed
     jobs_per_minute: float = 60.0  # job creation rate limit per client
     jobs_burst: int = 20
+    max_queued: int = 200  # jobs waiting in all; more are refused with 503 and Retry-After
+    max_queued_quality: int = 20  # quality jobs waiting (each takes about half a minute or more)
     url_timeout: float = 10.0
     url_max_redirects: int = 3
     sync_timeout: float = 120.0  # POST /stylize waits at most this long for a job
@@ -80,6 +82,8 @@ class Settings:
             quality_workers=_env_int("IMPASTO_QUALITY_WORKERS", cls.quality_workers),
             jobs_per_minute=_env_float("IMPASTO_JOBS_PER_MINUTE", cls.jobs_per_minute),
             jobs_burst=_env_int("IMPASTO_JOBS_BURST", cls.jobs_burst),
+            max_queued=_env_int("IMPASTO_MAX_QUEUED", cls.max_queued),
+            max_queued_quality=_env_int("IMPASTO_MAX_QUEUED_QUALITY", cls.max_queued_quality),
             max_attempts=_env_int("IMPASTO_MAX_ATTEMPTS", cls.max_attempts),
             broker_url=os.environ.get("IMPASTO_BROKER_URL") or None,
             blob_dir=Path(os.environ["IMPASTO_BLOB_DIR"]) if os.environ.get("IMPASTO_BLOB_DIR") else None,

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import InvalidInput, OptionsError, RateLimited, Unavailable
-from . import gallery
+from . import gallery, jobs
 from .jobs import JobNotFound, JobOptions, StyleRef, create_job, get_job, resolve_style, store_image
 from .models import Job
 from .runtime import Runtime
@@ -63,6 +63,7 @@ def submit(rt: Runtime, sub: Submission, client: str, *, parent_id: str | None =
     if len(sub.contents) > settings.max_files:
         raise InvalidInput(f"at most {settings.max_files} photos at once")
     style = resolve_style(rt.db, sub.style_name) if sub.style_name else None
+    _room_in_queue(rt, sub.options.mode, max(1, len(sub.contents)))
     _take(rt, client, max(1, len(sub.contents)))
     contents = sub.contents
     if sub.content_url:
@@ -103,6 +104,7 @@ def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str) -> 
     source = get_job(rt.db, job_id)
     changed = {k: v for k, v in changes.items() if k in OPTION_FIELDS}
     options = options_from({**source.options, **changed}).for_mode()
+    _room_in_queue(rt, options.mode, 1)
     _take(rt, client)
     if source.style_sha is None and gallery.find(rt.db, source.style_name) is None:
         raise OptionsError(f"the style {source.style_name!r} is no longer in the gallery")
@@ -150,3 +152,19 @@ def _take(rt: Runtime, client: str, cost: int = 1) -> None:
     wait = rt.limiter.take(client, cost)
     if wait > 0:
         raise RateLimited(wait)
+
+
+def _room_in_queue(rt: Runtime, mode: str, count: int) -> None:
+    """Refuse (503, come back later) jobs that would make the queue longer than configured: one
+    client's burst must not queue hours of work for everyone behind it."""
+    waiting = jobs.waiting(rt.db)
+    total, settings = sum(waiting.values()), rt.settings
+    if total + count > settings.max_queued:
+        raise Unavailable(f"the queue is full ({total} paintings waiting); try again in a minute", 60.0)
+    quality = waiting.get("quality", 0)
+    if mode == "quality" and quality + count > settings.max_queued_quality:
+        raise Unavailable(
+            f"too many quality paintings are waiting ({quality}); try again in a few minutes, "
+            "or use fast mode",
+            120.0,
+        )

@@ -424,6 +424,15 @@ def recover(db: Database, max_attempts: int) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
+def waiting(db: Database) -> dict[str, int]:
+    """How many jobs are queued, per mode."""
+    with db.session() as s:
+        rows = s.execute(
+            select(Job.mode, func.count()).where(Job.status == Status.QUEUED.value).group_by(Job.mode)
+        )
+        return {str(mode): int(count) for mode, count in rows}
+
+
 def find_jobs(
     db: Database,
     *,

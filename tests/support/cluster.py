@@ -87,6 +87,8 @@ class Cluster:
             "IMPASTO_DATA_DIR": str(tmp / "web-data"),
             "IMPASTO_JOBS_PER_MINUTE": "100000",
             "IMPASTO_JOBS_BURST": "100000",
+            "IMPASTO_MAX_QUEUED": "100000",
+            "IMPASTO_MAX_QUEUED_QUALITY": "100000",
             "IMPASTO_VISIBILITY_TIMEOUT": "6",
             "IMPASTO_LEASE_SECONDS": "4",
             "IMPASTO_MAX_ATTEMPTS": "3",

@@ -15,7 +15,13 @@ from impasto.web import create_app
 def client_for(tmp_path: Path, db_url: str, stylize: Any, **settings: Any) -> TestClient:
     """A TestClient over a fresh app (use it as a context manager: that runs startup/shutdown)."""
     fetcher = settings.pop("fetcher", None)
-    base: dict[str, Any] = {"jobs_per_minute": 6000.0, "jobs_burst": 1000, "preview_interval": 0.0}
+    base: dict[str, Any] = {
+        "jobs_per_minute": 6000.0,
+        "jobs_burst": 1000,
+        "max_queued": 10_000,
+        "max_queued_quality": 10_000,
+        "preview_interval": 0.0,
+    }
     base.update(settings)
     config = Settings(data_dir=tmp_path / "data", database_url=db_url, **base)
     return TestClient(create_app(config, stylize=stylize, fetcher=fetcher))
