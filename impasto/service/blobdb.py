@@ -5,6 +5,7 @@ cluster), behind the same content-addressed :class:`~impasto.service.store.BlobS
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import Integer, LargeBinary, String, delete, select
@@ -70,6 +71,11 @@ class DbStore:
 
     def writable(self) -> bool:
         return self.db.ping()
+
+    def older_than(self, when: datetime) -> Iterator[str]:
+        with self.db.session() as s:
+            shas = list(s.scalars(select(Blob.sha).where(Blob.created_at < when)))
+        yield from shas
 
 
 def store_kind(settings: Settings) -> str:

@@ -5,6 +5,7 @@ Embedded defaults need nothing: SQLite and images under ``./data``, jobs in-proc
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,18 @@ def _env_float(name: str, default: float) -> float:
     return _env_number(name, default, float, "a number")
 
 
+def _env_days(name: str) -> float | None:
+    """A positive number of days, or None (keep forever) when unset."""
+    days = _env_float(name, math.nan)
+    if math.isnan(days) and not os.environ.get(name):
+        return None
+    if not math.isfinite(days) or days <= 0:
+        raise OptionsError(
+            f"{name}={os.environ.get(name)!r}: give a positive number of days, or leave it unset"
+        )
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service can be told; :meth:`from_env` reads the environment."""
@@ -53,6 +66,9 @@ class Settings:
     jobs_burst: int = 20
     max_queued: int = 200  # jobs waiting in all; more are refused with 503 and Retry-After
     max_queued_quality: int = 20  # quality jobs waiting (each takes about half a minute or more)
+    retention_days: float | None = None  # delete jobs older than this (None: keep them forever)
+    sweep_interval: float = 3600.0  # seconds between sweeps (retention, orphaned pictures, stale runs)
+    stale_after: float = 3600.0  # a running job silent this long has lost its worker (scale-out)
     url_timeout: float = 10.0
     url_max_redirects: int = 3
     sync_timeout: float = 120.0  # POST /stylize waits at most this long for a job
@@ -84,6 +100,9 @@ class Settings:
             jobs_burst=_env_int("IMPASTO_JOBS_BURST", cls.jobs_burst),
             max_queued=_env_int("IMPASTO_MAX_QUEUED", cls.max_queued),
             max_queued_quality=_env_int("IMPASTO_MAX_QUEUED_QUALITY", cls.max_queued_quality),
+            retention_days=_env_days("IMPASTO_RETENTION_DAYS"),
+            sweep_interval=_env_float("IMPASTO_SWEEP_INTERVAL", cls.sweep_interval),
+            stale_after=_env_float("IMPASTO_STALE_AFTER", cls.stale_after),
             max_attempts=_env_int("IMPASTO_MAX_ATTEMPTS", cls.max_attempts),
             broker_url=os.environ.get("IMPASTO_BROKER_URL") or None,
             blob_dir=Path(os.environ["IMPASTO_BLOB_DIR"]) if os.environ.get("IMPASTO_BLOB_DIR") else None,

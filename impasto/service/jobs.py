@@ -394,10 +394,11 @@ def delete_job(db: Database, store: BlobStore, job_id: str, pins: BlobPins | Non
         if gone.rowcount != 1:  # type: ignore[attr-defined]
             raise JobConflict("the job started running: cancel it first")
     candidates = [sha for sha in shas if isinstance(sha, str)]
-    (pins or BlobPins()).delete_unused(store, candidates, lambda sha: _blob_in_use(db, sha))
+    (pins or BlobPins()).delete_unused(store, candidates, lambda sha: blob_in_use(db, sha))
 
 
-def _blob_in_use(db: Database, sha: str) -> bool:
+def blob_in_use(db: Database, sha: str) -> bool:
+    """Does a job or a saved style refer to this picture?"""
     with db.session() as s:
         cols = (Job.content_sha, Job.style_sha, Job.result_sha, Job.preview_sha)
         if any(s.scalar(select(Job.id).where(c == sha).limit(1)) for c in cols):

@@ -11,6 +11,7 @@ from .models import Job
 from .pool import WorkerPool
 from .ratelimit import RateLimiter
 from .store import BlobPins
+from .sweep import Sweeper
 from .urlfetch import UrlFetcher
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class Runtime:
             allow=settings.extra.get("url_allow", ()),
         )
         self.limiter = RateLimiter(settings.jobs_per_minute, settings.jobs_burst)
+        self.sweeper = Sweeper(self.db, self.store, self.pins, settings)
 
     def start(self) -> None:
         log.info(
@@ -69,8 +71,10 @@ class Runtime:
             self.pool.start()
         if self.dispatcher is not None:
             self.dispatcher.start()
+        self.sweeper.start()
 
     def stop(self) -> None:
+        self.sweeper.stop()
         if self.pool is not None:
             self.pool.stop()
         if self.dispatcher is not None:

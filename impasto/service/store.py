@@ -12,6 +12,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -45,6 +46,10 @@ class BlobStore(Protocol):
     def delete(self, sha: str) -> None: ...
 
     def writable(self) -> bool: ...
+
+    def older_than(self, when: datetime) -> Iterator[str]:
+        """Every blob stored before ``when``."""
+        ...
 
 
 class FileStore:
@@ -80,6 +85,13 @@ class FileStore:
     def delete(self, sha: str) -> None:
         with contextlib.suppress(BlobNotFound):
             self._path(sha).unlink(missing_ok=True)
+
+    def older_than(self, when: datetime) -> Iterator[str]:
+        limit = when.timestamp()
+        for path in self.root.glob("??/*"):
+            with contextlib.suppress(FileNotFoundError):
+                if _SHA.match(path.name) and path.stat().st_mtime < limit:
+                    yield path.name
 
     def writable(self) -> bool:
         probe = self.root / ".ready"
