@@ -178,9 +178,11 @@ def test_cancel_queued_and_running_jobs(tmp_path: Path, db_url: str) -> None:
         wait_for(client, first, ("running",))
         r = client.post(f"/api/v1/jobs/{second}/cancel")
         assert r.status_code == 202 and r.json()["status"] == "cancelled"
+        assert r.json()["error"] is None  # a cancel the user asked for is a state, not an error
         r = client.post(f"/api/v1/jobs/{first}/cancel")
         assert r.status_code == 202
-        assert wait_for(client, first)["status"] == "cancelled"
+        cancelled = wait_for(client, first)
+        assert cancelled["status"] == "cancelled" and cancelled["error"] is None
         assert client.post(f"/api/v1/jobs/{first}/cancel").status_code == 409
         assert client.post("/api/v1/jobs/nope/cancel").status_code == 404
 

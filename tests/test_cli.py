@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
+import re
+import os
+import signal
+import socket
+import stat
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from impasto.cli import main
+from impasto.progress import CancelToken
 
 FAST_FLAGS = ["--size", "64", "--iterations", "3", "--no-multiscale", "-q"]
 
@@ -123,3 +130,171 @@ def test_a_command_without_its_extra_says_what_to_install(
     assert main([command]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and f"pip install 'impasto[{extra}]'" in err and module in err
+
+
+# --- a polished command line (issue 14) ----------------------------------------------------------
+
+
+def test_written_files_get_the_umask_mode_not_0600(tmp_path: Path) -> None:
+    from impasto.imageio import save_image
+
+    previous = os.umask(0o022)
+    try:
+        out = save_image(Image.new("RGB", (8, 8)), tmp_path / "a.png")
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+        os.umask(0o007)
+        out = save_image(Image.new("RGB", (8, 8)), tmp_path / "b.png")
+        assert stat.S_IMODE(out.stat().st_mode) == 0o660
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--size", "-5"], "--size: must be between 16 and 20000 px, not -5"),
+        (["--mode", "fast", "--strength", "3"], "--strength: must be between 0 and 1, not 3"),
+        (["--iterations", "0"], "--iterations"),
+        (["--size", "big"], "'big' is not a whole number"),
+        (["--mode", "slow"], "invalid choice"),
+    ],
+)
+def test_bad_option_values_fail_at_once_in_one_line(
+    small: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    flags: list[str],
+    message: str,
+) -> None:
+    import impasto.api
+
+    def never(*_a: object, **_k: object) -> None:
+        raise AssertionError("the engine was called")
+
+    monkeypatch.setattr(impasto.api, "stylize", never)
+    argv = ["stylize", str(small["photo"]), str(small["starry"]), "-o", str(tmp_path / "o.png"), *flags]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("impasto: error:") and message in err
+    assert err.count("\n") == 1 and "usage:" not in err
+
+
+def _actions(parser: argparse.ArgumentParser, prefix: str = "") -> list[tuple[str, argparse.Action]]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found += _actions(child, f"{prefix} {name}")
+        elif not isinstance(action, argparse._HelpAction | argparse._VersionAction):
+            found.append((prefix, action))
+    return found
+
+
+def test_every_option_has_help_text() -> None:
+    from impasto.cli import build_parser
+
+    missing = [f"{cmd}: {a.dest}" for cmd, a in _actions(build_parser()) if not (a.help or "").strip()]
+    assert missing == []
+
+
+def test_help_says_fast_modes_default_size(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stylize", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "quality: default 512; fast: default the photo's own size" in text
+
+
+def test_output_into_a_missing_folder_is_an_error(
+    small: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "nope" / "deeper" / "o.png"
+    assert main(["stylize", str(small["photo"]), str(small["starry"]), "-o", str(out), "-q"]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert not (tmp_path / "nope").exists()
+
+
+def test_batch_errors_name_the_photo_once(
+    small: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.open(small["photo"]).save(folder / "good.jpg")
+    (folder / "broken.jpg").write_bytes(b"not a picture at all")
+    out = tmp_path / "painted"
+    argv = ["stylize", str(folder), str(small["starry"]), "-o", str(out), "--mode", "fast", "--size", "64", "-q"]
+    assert main(argv) == 2
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "broken.jpg" in line]
+    assert line.startswith("impasto: error:") and line.count("broken.jpg") == 1
+    assert (out / "good.png").is_file()
+
+
+def test_quality_progress_shows_the_stages_before_the_first_iteration(
+    small: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.png"
+    argv = ["stylize", str(small["photo"]), str(small["starry"]), "-o", str(out), "--size", "64"]
+    assert main([*argv, "--iterations", "2", "--no-multiscale"]) == 0
+    err = capsys.readouterr().err
+    stages = [err.find(s) for s in ("loading", "analysing the style", "drafting", "painting")]
+    assert -1 not in stages and stages == sorted(stages), err
+
+
+def test_ctrl_c_in_quality_mode_keeps_the_painting_so_far(
+    small: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import impasto.api
+
+    def interrupted(*_a: object, cancel: CancelToken, **_k: object) -> Image.Image:
+        signal.raise_signal(signal.SIGINT)  # what Ctrl+C does; the CLI turns it into a cancel
+        assert cancel.cancelled
+        return Image.new("RGB", (64, 48), (200, 100, 50))  # the engine returns its best so far
+
+    monkeypatch.setattr(impasto.api, "stylize", interrupted)
+    out = tmp_path / "out.png"
+    assert main(["stylize", str(small["photo"]), str(small["starry"]), "-o", str(out), "-q"]) == 130
+    err = capsys.readouterr().err
+    partial = tmp_path / "out-partial.png"
+    assert f"the painting so far is in {partial}" in err and err.count("\n") == 1
+    assert Image.open(partial).size == (64, 48) and not out.exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_serve_on_a_port_in_use_says_so_before_creating_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("fastapi")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        data = tmp_path / "data"
+        assert main(["serve", "--port", str(port), "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"port {port}" in err and "--port" in err and "in use" in err
+    assert not data.exists()
+
+
+def test_deployment_docs_show_the_log_lines_as_they_are(tmp_path: Path) -> None:
+    import logging
+
+    pytest.importorskip("sqlalchemy")
+    from impasto.service.logs import JsonFormatter
+
+    doc = (Path(__file__).parents[1] / "docs" / "deployment.md").read_text()
+    example = json.loads(re.search(r"```json\n(.*?)\n```", doc, re.S).group(1))  # type: ignore[union-attr]
+    record = logging.LogRecord("impasto.jobs", logging.INFO, __file__, 1, "job %s succeeded", ("3f",), None)
+    line = json.loads(JsonFormatter(node="web").format(record))
+    assert set(line) == set(example)
+
+
+def test_log_messages_carry_no_internal_notes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("sqlalchemy")
+    from impasto.service.db import Database
+
+    with caplog.at_level("INFO"):
+        Database(f"sqlite:///{tmp_path / 'a.db'}").migrate()  # alembic logs each migration's title
+    assert any("Running upgrade" in r.getMessage() for r in caplog.records)
+    assert not [r.getMessage() for r in caplog.records if re.search(r"\(issue \d+\)", r.getMessage())]

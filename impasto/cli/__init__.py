@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import ImpastoError
@@ -25,10 +26,15 @@ COMMAND_MODULES = [
 EXIT_USAGE = 2
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other error (the usage is in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"impasto: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="impasto", description="Turn a photo into a painting in the style of any artwork."
-    )
+    parser = Parser(prog="impasto", description="Turn a photo into a painting in the style of any artwork.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
@@ -38,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (already printed, one line)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return int(args.handler(args) or 0)
     except ImpastoError as exc:

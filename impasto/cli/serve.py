@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
+from ..errors import OptionsError
 from .extras import require
 
 
@@ -25,19 +29,48 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--quality-workers", type=int, default=None, help="quality jobs run at once (default: 1)"
     )
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="least important log lines shown (default: info)",
+    )
     parser.set_defaults(handler=run)
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port that is taken in one line, before anything (./data included) is created."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise OptionsError(f"cannot listen on {host!r}: {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        if os.name != "nt":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise OptionsError(
+                    f"port {port} on {host} is already in use: choose another with --port "
+                    f"(e.g. impasto serve --port {port + 1})"
+                ) from None
+            raise OptionsError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
     require("web", "serve")
+    if not 0 < args.port < 65536:
+        raise OptionsError(f"--port must be between 1 and 65535, not {args.port}")
+    check_port(args.host, args.port)
     import uvicorn  # the web extra: imported only once we know it is there
 
     from ..service import logs
     from ..service.config import Settings
     from ..web import create_app
 
-    logs.setup(args.log_level, node="web")  # JSON lines (IMPASTO_LOG_FORMAT=text: plain)
+    logs.setup(args.log_level, node="web")  # text at a terminal, JSON lines otherwise
     settings = Settings.from_env(
         data_dir=args.data_dir, fast_workers=args.fast_workers, quality_workers=args.quality_workers
     )

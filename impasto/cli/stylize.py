@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from ..errors import ImpastoError, OptionsError
+from ..errors import Cancelled, ImpastoError, OptionsError
 from ..imageio import OUTPUT_FORMATS, output_format, save_image
-from ..progress import DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
+from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
 from ..styles import parse_weighted
 
 #: The engine options this command has flags for; which mode takes which is the engines' to say.
@@ -33,7 +37,27 @@ ENGINE_FLAGS = (
     "strength",
     "tile_size",
 )
+EXIT_INTERRUPTED = 130
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None, what: str = "") -> Any:
+    """An argparse type: a number of ``kind`` within [low, high], refused at once (before the
+    engines load) with a message that names the range."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            noun = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"at least {low:g}" if high is None else f"between {low:g} and {high:g}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}{what}, not {text}")
+        return value
+
+    parse.__name__ = "int" if kind is int else "number"
+    return parse
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -49,7 +73,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         "styles", nargs="+", metavar="STYLE", help="style image(s) or gallery name(s), optionally :WEIGHT"
     )
     p.add_argument(
-        "-o", "--output", required=True, help="output file (.png/.jpg/.webp), or a folder for a batch"
+        "-o",
+        "--output",
+        required=True,
+        help="output file (.png/.jpg/.webp) in an existing folder, or a folder for a batch",
     )
     p.add_argument(
         "--mode",
@@ -57,32 +84,41 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         default="quality",
         help="quality: optimisation (best, slower); fast: feed-forward network (under a second)",
     )
-    p.add_argument("--size", type=int, help="long side of the output in px (quality default 512)")
+    p.add_argument(
+        "--size",
+        type=_number(int, 16, 20000, " px"),
+        help="long side of the output in px (quality: default 512; fast: default the photo's own size)",
+    )
     p.add_argument(
         "--iterations",
-        type=int,
+        type=_number(int, 1, 100000),
         help="iterations in all, shared between the scales (default 13 from a fast draft, 56 otherwise)",
     )
-    p.add_argument("--content-weight", type=float)
-    p.add_argument("--style-weight", type=float)
-    p.add_argument("--tv-weight", type=float)
+    weight = _number(float, 0)
+    p.add_argument("--content-weight", type=weight, help="how much the photo's layout counts (default 1)")
+    p.add_argument("--style-weight", type=weight, help="how much the style counts (default 10)")
+    p.add_argument("--tv-weight", type=weight, help="smoothness: penalty on pixel noise (default 2)")
     p.add_argument("--style-weights", help="comma-separated blend weights, one per style")
-    p.add_argument("--style-scale", type=float, help="size the style is seen at, relative to the output")
+    p.add_argument(
+        "--style-scale",
+        type=_number(float, 0.05, 8),
+        help="size the style is seen at, relative to the output (default 1)",
+    )
     p.add_argument(
         "--preserve-color",
         nargs="?",
         const="luminance",
         default="none",
         choices=["none", "luminance", "histogram"],
-        help="keep the photo's colours",
+        help="keep the photo's colours (alone: luminance)",
     )
     p.add_argument(
         "--init", help="fast (default: start from fast mode's painting), content, noise, or an image file"
     )
-    p.add_argument("--optimizer", choices=["lbfgs", "adam"])
-    p.add_argument("--pooling", choices=["max", "avg"])
-    p.add_argument("--seed", type=int)
-    p.add_argument("--backbone", choices=["vgg16", "vgg19"])
+    p.add_argument("--optimizer", choices=["lbfgs", "adam"], help="optimiser (default lbfgs)")
+    p.add_argument("--pooling", choices=["max", "avg"], help="the network's pooling (default max)")
+    p.add_argument("--seed", type=int, help="random seed, for repeatable noise (default 0)")
+    p.add_argument("--backbone", choices=["vgg16", "vgg19"], help="the network that judges (default vgg16)")
     p.add_argument("--weights", help="weights file for the vgg19 backbone")
     p.add_argument(
         "--no-multiscale",
@@ -91,12 +127,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         default=None,
         help="paint at the final size only (slower)",
     )
-    p.add_argument("--strength", type=float, help="fast mode: 0 (photo's own style) to 1 (full style)")
-    p.add_argument("--tile-size", type=int, help="fast mode: tile size in px for large images")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto")
     p.add_argument(
-        "--save-every", type=int, default=0, metavar="N", help="write a preview every N iterations"
+        "--strength",
+        type=_number(float, 0, 1),
+        help="fast mode: 0 (photo's own style) to 1 (full style; default)",
+    )
+    p.add_argument("--tile-size", type=_number(int, 32), help="fast mode: tile size in px for large images")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "float32", "bfloat16"],
+        default="auto",
+        help="auto (default: bfloat16 only where the hardware has it), float32 or bfloat16",
+    )
+    p.add_argument(
+        "--save-every",
+        type=_number(int, 0),
+        default=0,
+        metavar="N",
+        help="write a preview every N iterations",
     )
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -143,76 +192,141 @@ def jobs(content: Path, output: Path) -> list[tuple[Path, Path]]:
     """(photo, output) pairs: one, or every image of a folder into an output folder."""
     if not content.is_dir():
         output_format(output)
+        _folder_exists(output.parent)
         return [(content, output)]
     if output.suffix.lower() in OUTPUT_FORMATS:
         raise OptionsError(f"{content} is a folder: give a folder as output too, not {output}")
     photos = sorted(p for p in content.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not photos:
         raise OptionsError(f"{content}: no images (.jpg, .png, .webp, …) in this folder")
-    output.mkdir(parents=True, exist_ok=True)
+    _folder_exists(output.parent)  # the batch's own folder is made, but not a whole missing path
+    if output.exists() and not output.is_dir():
+        raise OptionsError(f"{output} is a file: give a folder as output for a batch")
+    output.mkdir(exist_ok=True)
     return [(p, output / f"{p.stem}.png") for p in photos]
 
 
+def _folder_exists(folder: Path) -> None:
+    if not (folder if str(folder) else Path(".")).is_dir():
+        raise OptionsError(f"{folder}: no such folder (create it first, or choose another output)")
+
+
 class Reporter:
-    """Turns progress events into a tqdm bar and preview files."""
+    """Turns progress events into one progress line (stages first, then a tqdm bar) and previews."""
+
+    STAGES = {
+        "loading": "loading the network",
+        "analysing style": "analysing the style",
+        "drafting": "drafting",
+        "painting": "painting",
+    }
 
     def __init__(self, out: Path, show: bool, save_previews: bool) -> None:
         self.out, self.show, self.save_previews = out, show, save_previews
         self.bar: tqdm[Any] | None = None
         self.done: DoneEvent | None = None
         self.previews: list[str] = []
+        self.latest: Any = None  # the latest preview picture, saved if the run is interrupted
+
+    def stage(self, stage: str) -> None:
+        """Show ``stage`` on the progress line at once (the bar counts iterations once they start)."""
+        if not self.show:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=None, file=sys.stderr, leave=False, bar_format="{desc}")
+        self.bar.set_description_str(f"{self.out.name}: {self.STAGES.get(stage, stage)}…")
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, IterationEvent) and self.show:
-            if self.bar is None:
-                self.bar = tqdm(
-                    total=event.steps, desc=self.out.name, unit="it", file=sys.stderr, leave=False
-                )
+            if self.bar is None or self.bar.total is None:
+                desc = self.bar.desc if self.bar is not None else f"{self.out.name}: painting…"
+                if self.bar is not None:
+                    self.bar.close()
+                self.bar = tqdm(total=event.steps, desc=desc, unit="it", file=sys.stderr, leave=False)
             loss = f" style loss {event.losses['style']:.3g}" if "style" in event.losses else ""
             self.bar.set_postfix_str(
                 f"scale {event.scale}/{event.scales} {event.size[0]}×{event.size[1]}{loss}", refresh=False
             )
             self.bar.update(event.step - self.bar.n)
-        elif isinstance(event, StageEvent) and self.bar is not None:
-            self.bar.set_description_str(f"{self.out.name}: {event.stage}")
-        elif isinstance(event, PreviewEvent) and self.save_previews:
-            path = self.out.with_name(f"{self.out.stem}-step{event.step:05d}.png")
-            save_image(event.image, path)
-            self.previews.append(str(path))
+        elif isinstance(event, StageEvent):
+            self.stage(event.stage)
+        elif isinstance(event, PreviewEvent):
+            self.latest = event.image
+            if self.save_previews:
+                path = self.out.with_name(f"{self.out.stem}-step{event.step:05d}.png")
+                save_image(event.image, path)
+                self.previews.append(str(path))
         elif isinstance(event, DoneEvent):
             self.done = event
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
+
+
+@contextlib.contextmanager
+def interruptible(token: CancelToken) -> Iterator[None]:
+    """The first Ctrl+C asks the engine to stop (it returns the painting so far); a second one
+    interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(_signum: int, _frame: Any) -> None:
+        token.cancel()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def partial_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}-partial{out.suffix}")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import stylize  # the engines (torch) load only when a command paints
-
     options = engine_options(args)
     names, weights = parse_styles(args)
     summary: list[dict[str, Any]] = []
     failures = 0
     pairs = jobs(Path(args.content), Path(args.output))
+    show = not (args.quiet or args.json)
+    if show:  # the engines take a few seconds to import: say so from the first moment
+        print(f"{pairs[0][0].name}: loading…", end="\r", file=sys.stderr, flush=True)
+    from ..api import stylize
+
     for photo, out in pairs:
-        reporter = Reporter(out, show=not (args.quiet or args.json), save_previews=bool(args.save_every))
+        reporter = Reporter(out, show=show, save_previews=bool(args.save_every))
+        token = CancelToken()
         try:
-            picture = stylize(
-                photo,
-                names,
-                mode=args.mode,
-                style_weights=weights,
-                preserve_color=args.preserve_color,
-                progress=reporter,
-                **options,
-            )
+            with interruptible(token):
+                picture = stylize(
+                    photo,
+                    names,
+                    mode=args.mode,
+                    style_weights=weights,
+                    preserve_color=args.preserve_color,
+                    progress=reporter,
+                    cancel=token,
+                    **options,
+                )
+            if token.cancelled:
+                reporter.close()
+                return _interrupted(picture, out)
             save_image(picture, out)
+        except Cancelled:
+            reporter.close()
+            return _interrupted(reporter.latest, out)
         except ImpastoError as exc:
             if len(pairs) == 1:
                 raise
             failures += 1
-            print(f"impasto: error: {photo}: {exc}", file=sys.stderr)
+            message = str(exc) if str(photo) in str(exc) else f"{photo}: {exc}"
+            print(f"impasto: error: {message}", file=sys.stderr)
             summary.append({"content": str(photo), "error": str(exc)})
             continue
         finally:
@@ -233,3 +347,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"mode": args.mode, "results": summary}, indent=2))
     return 2 if failures else 0
+
+
+def _interrupted(picture: Any, out: Path) -> int:
+    """Ctrl+C: keep the painting so far (if there is one) next to the output, and say where."""
+    if picture is None:
+        print("impasto: interrupted before the painting began; nothing saved", file=sys.stderr)
+    else:
+        path = save_image(picture, partial_path(out))
+        print(f"impasto: interrupted; the painting so far is in {path}", file=sys.stderr)
+    return EXIT_INTERRUPTED

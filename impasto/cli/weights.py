@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         handler=_list
     )
     dl = actions.add_parser("download", help="download optional weights (vgg19)")
-    dl.add_argument("name", choices=["vgg19"])
+    dl.add_argument("name", choices=["vgg19"], help="the weights to download")
     dl.add_argument("--url", help="fetch from this URL instead of the official one")
     dl.set_defaults(handler=_download)
 

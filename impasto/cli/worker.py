@@ -39,7 +39,12 @@ def register(sub: Any) -> None:
         "when several workers share one machine",
     )
     parser.add_argument("--name", default=None, help="node name (default: impasto-<pid>@<host>)")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="least important log lines shown (default: info)",
+    )
     parser.set_defaults(handler=run)
 
 

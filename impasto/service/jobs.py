@@ -252,7 +252,7 @@ def _stopped(ctx: JobContext, job_id: str, **values: Any) -> Status:
     cancelled it too), else cancelled (keeping any picture it made)."""
     if ctx.stopping.is_set() and requeue_for_restart(ctx.db, job_id):
         return Status.QUEUED
-    return _finish(ctx, job_id, Status.CANCELLED, error="cancelled", **values)
+    return _finish(ctx, job_id, Status.CANCELLED, **values)  # asked for: a state, not an error
 
 
 def requeue_for_restart(db: Database, job_id: str) -> bool:
@@ -352,7 +352,7 @@ def request_cancel(db: Database, job_id: str, tokens: dict[str, CancelToken] | N
         )
     if flagged.rowcount != 1:  # type: ignore[attr-defined]
         raise JobConflict(f"job already {get_job(db, job_id).status}")  # or JobNotFound
-    lifecycle.move(db, job_id, Status.CANCELLED, source=Status.QUEUED, error="cancelled before it started")
+    lifecycle.move(db, job_id, Status.CANCELLED, source=Status.QUEUED)
     if tokens and job_id in tokens:
         tokens[job_id].cancel()
     return get_job(db, job_id)

@@ -119,6 +119,33 @@ def _methods(request: Request) -> set[str]:
     return methods
 
 
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the ``swagger-ui-bundle-v2`` package, so the API docs work with no
+    internet (FastAPI's default page loads Swagger UI from a CDN); and the site's icon."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import FileResponse, HTMLResponse
+    from swagger_ui_bundle import swagger_ui_path
+
+    assets = "/docs/assets"
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/api/v1/openapi.json",
+            title="Impasto API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url="/favicon.ico",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(HERE / "static" / "favicon.ico", headers={"Cache-Control": "max-age=86400"})
+
+    app.mount(assets, StaticFiles(directory=Path(str(swagger_ui_path))), name="docs-assets")
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -144,7 +171,7 @@ def create_app(
         description="Turn a photo into a painting in the style of any artwork. REST API v1.",
         lifespan=lifespan,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below from the package's own copy of Swagger UI, not a CDN
         redoc_url=None,
     )
     app.state.runtime = runtime
@@ -182,6 +209,7 @@ def create_app(
 
     app.include_router(routes.router)
     app.include_router(pages.router)
+    _offline_docs(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders)

@@ -35,10 +35,11 @@ from ..service.runtime import Runtime
 from .deps import client_id, runtime
 from .errors import headers_for, status_for
 from .forms import from_form
+from .names import photo_title, style_title
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals["version"] = __version__
+templates.env.globals.update(version=__version__, photo_title=photo_title, style_title=style_title)
 RT = Annotated[Runtime, Depends(runtime)]
 
 DEFAULTS: dict[str, Any] = {
@@ -68,6 +69,11 @@ def error_page(
 
 def _styles(rt: Runtime) -> list[gallery.GalleryEntry]:
     return gallery.entries(rt.db)
+
+
+def _titles(rt: Runtime) -> dict[str, str]:
+    """Style slug → title, for pages (slugs stay in URLs)."""
+    return {e.name: e.title for e in _styles(rt)}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -135,7 +141,7 @@ def _form_fields(fields: dict[str, str], balance: str) -> dict[str, str]:
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(job_id: str, request: Request, rt: RT) -> Response:
     job = get_job(rt.db, job_id)
-    return render(request, "job.html", job=job)
+    return render(request, "job.html", job=job, titles=_titles(rt))
 
 
 @router.get("/jobs/{job_id}/result", response_class=HTMLResponse)
@@ -145,7 +151,9 @@ def result_page(job_id: str, request: Request, rt: RT) -> Response:
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
     options = job_options(job)
     balance = next((k for k, v in BALANCE.items() if v == options.style_weight), "balanced")
-    return render(request, "result.html", job=job, options=options, sizes=SIZES, balance=balance)
+    return render(
+        request, "result.html", job=job, options=options, sizes=SIZES, balance=balance, titles=_titles(rt)
+    )
 
 
 @router.post("/jobs/{job_id}/rate")
@@ -213,4 +221,5 @@ def history_page(
         filters={"style": style or "", "rating": rating or "", "status": status or ""},
         created=created,
         deleted=deleted,
+        titles=_titles(rt),
     )

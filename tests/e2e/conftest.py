@@ -1,4 +1,8 @@
-"""A real server (uvicorn on a free loopback port) with the real engine, and Debian's Chromium."""
+"""A real server (uvicorn on a free loopback port) with the real engine, and Debian's Chromium.
+
+Every page runs offline: the browser context refuses any request that would leave the machine
+(the test fails if a page tried one), and screenshots are taken at a desktop and a phone size.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +20,14 @@ from support.fakes import FakeEngine
 from support.images import png
 from support.net import free_port
 
+from impasto.errors import Cancelled
+from impasto.imageio import load_image
 from impasto.service.config import Settings
 
 ARTIFACTS = ROOT / "test-artifacts"
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -89,12 +98,37 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
+class KeepsSoFar(FakeEngine):
+    """Like the quality engine, a cancelled run returns the painting as far as it got."""
+
+    def __call__(self, content: Any, style: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(content, style, **kwargs)
+        except Cancelled:
+            if not kwargs["cancel"].cancelled:
+                raise
+            return load_image(content).resize((96, 64))
+
+
 @pytest.fixture(scope="session")
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fake engine that takes a few seconds, to watch progress and press Cancel."""
-    with running_server(tmp_path_factory.mktemp("e2e-slow"), FakeEngine(steps=60, delay=0.1)) as base:
+    with running_server(tmp_path_factory.mktemp("e2e-slow"), KeepsSoFar(steps=60, delay=0.1)) as base:
         _add_style(base, "Slow Sky")
         yield base
+
+
+@pytest.fixture
+def gated_server(tmp_path: Path) -> Iterator[tuple[str, threading.Event]]:
+    """A fake engine that holds every run until the test opens the gate (two fast workers)."""
+    engine = FakeEngine(steps=4, delay=0.01)
+    engine.gate = threading.Event()
+    with running_server(tmp_path / "data", engine) as base:
+        _add_style(base, "Gate Sky")
+        try:
+            yield base, engine.gate
+        finally:
+            engine.gate.set()
 
 
 @pytest.fixture(scope="session")
@@ -114,22 +148,54 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    """A page that can reach only this machine: any other request is refused and fails the test,
+    as do JavaScript errors and requests that fail."""
+    from urllib.parse import urlsplit
+
+    context = browser.new_context(viewport=DESKTOP)
+    outside: list[str] = []
+    failed: list[str] = []
+
+    def guard(route: Any) -> None:
+        url = route.request.url
+        scheme = urlsplit(url).scheme
+        if scheme in ("data", "blob") or urlsplit(url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort("blockedbyclient")
+
+    context.route("**/*", guard)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "requestfailed",
+        lambda r: failed.append(f"{r.url} ({r.failure})")
+        if "/events" not in r.url and r.failure != "net::ERR_ABORTED"
+        else None,
+    )
+    page.on("response", lambda r: failed.append(f"{r.url} ({r.status})") if r.status >= 500 else None)
     yield page
     context.close()
+    assert not outside, f"pages tried to reach outside the machine: {outside}"
     assert not errors, f"JavaScript errors: {errors}"
+    assert not failed, f"requests failed: {failed}"
 
 
 @pytest.fixture
 def shot() -> Any:
+    """Full-page screenshots at 1440×900 and 390×844 (``NAME-desktop.png``, ``NAME-phone.png``)."""
     ARTIFACTS.mkdir(exist_ok=True)
 
     def take(page: Any, name: str) -> Path:
-        path = ARTIFACTS / f"{name}.png"
+        size = page.viewport_size or DESKTOP
+        path = ARTIFACTS / f"{name}-desktop.png"
+        page.set_viewport_size(DESKTOP)
         page.screenshot(path=str(path), full_page=True)
+        page.set_viewport_size(PHONE)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
+        page.set_viewport_size(size)
         return path
 
     return take

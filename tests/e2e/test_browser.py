@@ -1,19 +1,24 @@
-"""In a real browser: upload a photo, pick a gallery style, watch it paint, rate it, find it in history.
+"""In a real browser, with every request outside the machine refused: upload a photo, pick a gallery
+style, watch it paint, compare, rate it in place, find it in history; the API docs; mistakes on the
+form; waiting, cancelling, and history following its jobs.
 
-Screenshots of each page go to ``test-artifacts/``.
+Screenshots of each page at 1440×900 and 390×844 go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image, ImageDraw
 
 pytestmark = pytest.mark.slow
 ALL_IMAGES_LOADED = "() => [...document.images].every(i => i.complete && i.naturalWidth > 0)"
+JOB_URL = re.compile(r".*/jobs/[0-9a-f]{32}$")
 
 
 def photo(path: Path) -> Path:
@@ -29,44 +34,81 @@ def photo(path: Path) -> Path:
     return path
 
 
-def test_paint_rate_and_find_in_history(live_server: str, page: Any, shot: Any, tmp_path: Path) -> None:
+def test_paint_compare_rate_and_find_in_history(
+    live_server: str, page: Any, shot: Any, tmp_path: Path
+) -> None:
     page.goto(f"{live_server}/")
     page.wait_for_selector(".style-pick img")
+    # the Paint button is in view on a laptop screen without scrolling
+    box = page.locator("#paint").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 900
+    # the strength label sits in line with the other option labels
+    strength, size = (page.locator(f"section.step .grid > label:has([name={n}])") for n in ("strength", "size"))
+    assert strength.bounding_box()["y"] == size.bounding_box()["y"]
+    assert strength.bounding_box()["height"] == size.bounding_box()["height"]
     page.set_input_files("#content", str(photo(tmp_path / "landscape.jpg")))
     page.wait_for_selector("#content-thumbs img")
-    first_style = page.locator(".style-pick").first
+    first_style = page.locator(".style-pick:has(input[value*='-'])").first  # a slug of two words
     first_style.click()
     assert first_style.locator("input").is_checked()
-    style_name = first_style.locator("input").get_attribute("value")
+    slug = str(first_style.locator("input").get_attribute("value"))
+    title = first_style.inner_text().strip()
     page.locator("select[name=size]").select_option("384")
     page.wait_for_function(ALL_IMAGES_LOADED)
     shot(page, "1-create")
 
     page.click("#paint")
-    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f]{32}$"))
+    page.wait_for_url(JOB_URL)
     job_id = page.url.rsplit("/", 1)[1]
-    assert page.locator("#status").is_visible() and page.locator("progress#bar").count() == 1
+    assert page.locator("progress#bar").count() == 1
+    assert f"Landscape in the style of {title}" in page.locator("#job").inner_text()
     # progress arrives over Server-Sent Events; the end of the stream reveals the result link
     page.wait_for_selector("#see-result:not([hidden])", timeout=60_000)
-    assert page.locator("#status").inner_text() == "succeeded"
-    assert float(page.locator("#bar").evaluate("el => el.value")) == 1.0
-    shot(page, "2-job")
+    assert page.locator("#job").get_attribute("data-status") == "succeeded"
+    assert page.locator("#heading").inner_text() == "Done"
+    shot(page, "2-job-done")
 
     page.wait_for_url(f"{live_server}/jobs/{job_id}/result", timeout=15_000)
     page.wait_for_function(ALL_IMAGES_LOADED)
+    heading = page.locator("h1").inner_text()
+    assert heading == f"Landscape in the style of {title}" and slug not in heading
     size = page.locator(".compare img.after").evaluate("i => [i.naturalWidth, i.naturalHeight]")
     assert max(size) == 384
-    page.locator("#slider").fill("20")
+    # before/after: a divider on the picture, dragged or moved with the arrow keys
+    compare = page.locator("#compare")
+    assert compare.locator(".tag.photo").inner_text() == "photo"
+    assert compare.locator(".tag.painting").inner_text() == "painting"
+    cbox = compare.bounding_box()
+    page.mouse.move(cbox["x"] + cbox["width"] * 0.5, cbox["y"] + cbox["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(cbox["x"] + cbox["width"] * 0.2, cbox["y"] + cbox["height"] / 2, steps=5)
+    page.mouse.up()
+    divider = page.locator("#divider")
+    assert abs(int(divider.get_attribute("aria-valuenow") or -1) - 20) <= 1
     assert "80%" in page.locator("#before").evaluate("el => el.style.clipPath")
+    divider.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert abs(int(divider.get_attribute("aria-valuenow") or -1) - 24) <= 1
+    page.keyboard.press("End")
+    assert divider.get_attribute("aria-valuenow") == "100"
+    divider.press("Home")
+    page.keyboard.press("Shift+ArrowRight")
+    assert divider.get_attribute("aria-valuenow") == "10"
+    # rating happens in place: no reload, no jump to the top
+    page.evaluate("() => { window.sameDocument = true; }")
     page.click("button.star[data-n='4']")
-    page.wait_for_load_state()
-    assert page.locator(".star.on").count() == 4 and page.locator("#rating-text").inner_text() == "4/5"
+    page.wait_for_function("() => document.querySelector('#rating-text').textContent.startsWith('4/5')")
+    assert page.evaluate("() => window.sameDocument === true")
+    assert page.locator(".star.on").count() == 4
+    assert httpx.get(f"{live_server}/api/v1/jobs/{job_id}").json()["rating"] == 4
     shot(page, "3-result")
 
     page.click("header nav >> text=History")
     card = page.locator(f"article[data-job='{job_id}']")
     card.wait_for()
-    assert "★★★★☆" in card.inner_text() and str(style_name) in card.inner_text()
+    assert "★★★★☆" in card.inner_text() and title in card.inner_text() and slug not in card.inner_text()
+    assert title in page.locator("select[name=style]").inner_text()
     page.select_option("select[name=rating]", "4")
     page.click("form.filters button")
     page.locator(f"article[data-job='{job_id}']").wait_for()
@@ -74,27 +116,143 @@ def test_paint_rate_and_find_in_history(live_server: str, page: Any, shot: Any, 
     shot(page, "4-history")
 
 
-def test_form_error_is_shown_on_the_page(live_server: str, page: Any) -> None:
+def test_every_page_renders_offline(live_server: str, page: Any, shot: Any, tmp_path: Path) -> None:
+    """The API docs too: Swagger UI comes from the package, not a CDN."""
+    page.goto(f"{live_server}/docs")
+    page.wait_for_selector(".swagger-ui .opblock-tag", timeout=30_000)
+    assert page.locator(".swagger-ui .opblock").count() > 10
+    assert "Impasto" in page.locator(".swagger-ui .info").inner_text()
+    shot(page, "6-api-docs")
+    assert page.request.get(f"{live_server}/favicon.ico").status == 200
+    page.goto(f"{live_server}/no/such/page")
+    assert page.locator("h1").inner_text() == "Not found"
+    page.wait_for_function(ALL_IMAGES_LOADED)
+    shot(page, "7-not-found")
+    for path in ("/", "/history"):
+        page.goto(f"{live_server}{path}")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_function(ALL_IMAGES_LOADED)
+
+
+def test_form_mistakes_keep_the_choices(live_server: str, page: Any, shot: Any, tmp_path: Path) -> None:
     page.goto(f"{live_server}/")
-    page.click("#paint")  # no photo chosen
+    drop = page.locator("#drop")
+    before = drop.bounding_box()
+    # not a picture: said at once, nothing half-chosen, the drop zone keeps its size
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping list")
+    page.set_input_files("#content", str(notes))
+    message = page.locator("#content-error")
+    message.wait_for()
+    assert "“notes.txt” is not a picture" in message.inner_text()
+    assert page.locator("#content-thumbs img").count() == 0
+    assert page.locator("#content").evaluate("i => i.files.length") == 0
+    assert drop.bounding_box()["height"] == before["height"]
+    shot(page, "1b-create-not-a-picture")
+    # a mistake the server finds: the message appears, and the photo and options stay chosen
+    page.set_input_files("#content", str(photo(tmp_path / "hills.jpg")))
+    assert message.is_hidden()
+    page.check("input[name=mode][value=quality]")
+    page.select_option("select[name=size]", "768")
+    page.check("input[name=style_source][value=upload]")
+    page.click("#paint")
+    error = page.locator("#form-error")
+    error.wait_for()
+    assert "style" in error.inner_text()
+    assert page.url == f"{live_server}/"
+    assert page.locator("#content").evaluate("i => i.files.length") == 1
+    assert page.locator("#content-thumbs img").count() == 1
+    assert page.locator("input[name=mode][value=quality]").is_checked()
+    assert page.locator("select[name=size]").input_value() == "768"
+    shot(page, "1c-create-error")
+
+
+def test_no_photo_is_said_on_the_page(live_server: str, page: Any) -> None:
+    page.goto(f"{live_server}/")
+    page.click("#paint")
     alert = page.locator("#form-error")
     alert.wait_for()
     assert "choose a photo" in alert.inner_text()
 
 
-def test_live_progress_preview_and_cancel(slow_server: str, page: Any, shot: Any, tmp_path: Path) -> None:
+def test_live_progress_preview_and_a_calm_cancel(
+    slow_server: str, page: Any, shot: Any, tmp_path: Path
+) -> None:
     page.goto(f"{slow_server}/")
     page.set_input_files("#content", str(photo(tmp_path / "p.jpg")))
-    page.locator(".style-pick").first.click()
+    page.locator(".style-pick", has_text="Slow Sky").click()
     page.click("#paint")
-    page.wait_for_url(re.compile(r".*/jobs/[0-9a-f]{32}$"))
-    page.wait_for_selector("#job")
-    page.wait_for_function("() => (document.querySelector('#detail')?.textContent || '').includes('step ')")
+    page.wait_for_url(JOB_URL)
+    job_id = page.url.rsplit("/", 1)[1]
+    page.wait_for_function("() => (document.querySelector('#say')?.textContent || '').startsWith('Painting — about')")
     page.wait_for_function("() => (document.querySelector('#preview')?.src || '').includes('/previews/')")
     value = float(page.locator("#bar").evaluate("el => el.value"))
     assert 0 < value < 1
-    assert page.locator("#status").inner_text() == "running" and "left" in page.locator("#eta").inner_text()
+    say = page.locator("#say").inner_text()
+    assert re.fullmatch(r"Painting — (about \d+ (s|min) left|almost done)", say), say
+    details = page.locator("#status-line").get_attribute("title") or ""
+    assert "step" in details and "px" in details  # the details are there on hover
+    assert "P in the style of Slow Sky" in page.locator("#job").inner_text()
+    size = {k: v for k, v in page.locator("#preview").bounding_box().items() if k in ("width", "height")}
     shot(page, "2b-job-in-progress")
     page.click("#cancel")
-    page.wait_for_function("() => document.querySelector('#status')?.textContent === 'cancelled'")
-    assert page.locator("#cancel-form").is_hidden()
+    page.wait_for_function("() => document.querySelector('#job')?.dataset.status === 'cancelled'")
+    page.wait_for_selector("#see-result:not([hidden])")
+    text = page.locator("#job").inner_text()
+    assert page.locator("#heading").inner_text() == "Cancelled"
+    assert text.lower().count("cancel") == 1 and "Painting…" not in text, text
+    assert page.locator("#say").inner_text() == "Stopped early: this is the painting as far as it got."
+    assert page.locator("#error").is_hidden() and page.locator("#cancel-form").is_hidden()
+    page.wait_for_function(ALL_IMAGES_LOADED)
+    after = page.locator("#preview").bounding_box()
+    assert {"width": after["width"], "height": after["height"]} == size  # the picture keeps its size
+    job = httpx.get(f"{slow_server}/api/v1/jobs/{job_id}").json()
+    assert job["status"] == "cancelled" and job["error"] is None and job["result"] is not None
+    shot(page, "2c-job-cancelled")
+    page.reload()  # and the same calm page when it is opened later
+    assert page.locator("#heading").inner_text() == "Cancelled"
+    assert page.locator("#say").inner_text() == "Stopped early: this is the painting as far as it got."
+    assert page.locator("#error").is_hidden()
+
+
+def test_waiting_in_line_and_history_following_its_jobs(
+    gated_server: tuple[str, threading.Event], page: Any, shot: Any, tmp_path: Path
+) -> None:
+    base, gate = gated_server
+    page.goto(f"{base}/")
+    photos = [str(photo(tmp_path / f"{name}.jpg")) for name in ("one", "two", "three")]
+    page.set_input_files("#content", photos)
+    page.locator(".style-pick", has_text="Gate Sky").click()
+    page.click("#paint")
+    # the one-time note is not left in the address (a reload would show it again)
+    page.wait_for_function("() => location.pathname === '/history' && location.search === ''")
+    assert page.locator("#flash").inner_text().startswith("3 paintings started")
+    cards = page.locator("article.item")
+    assert cards.count() == 3
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('article.item')].filter(a => a.dataset.status === 'running').length === 2"
+    )
+    waiting = page.locator("article.item[data-status=queued]")
+    assert waiting.locator(".badge").inner_text() == "waiting"
+    waiting_id = waiting.get_attribute("data-job")
+    shot(page, "4b-history-live")
+    # the waiting job's own page says where it is in the line, once
+    other = page.context.new_page()
+    other.goto(f"{base}/jobs/{waiting_id}")
+    other.wait_for_function("() => document.querySelector('#say').textContent.startsWith('Waiting: ')")
+    assert other.locator("#say").inner_text() == "Waiting: 2 paintings ahead of yours"
+    assert other.locator("#job").inner_text().lower().count("wait") == 2  # the heading and the line
+    shot(other, "2a-job-waiting")
+    other.close()
+    gate.set()
+    # the cards follow their jobs without a reload
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('article.item')].every(a => a.dataset.status === 'succeeded')",
+        timeout=30_000,
+    )
+    assert [cards.nth(i).locator(".badge").inner_text() for i in range(3)] == ["done"] * 3
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('article.item img')].every(i => i.src.includes('/images/result'))"
+    )
+    page.reload()
+    assert page.locator("#flash").count() == 0

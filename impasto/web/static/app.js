@@ -4,34 +4,62 @@
 function $(sel, root) { return (root || document).querySelector(sel); }
 function $$(sel, root) { return Array.from((root || document).querySelectorAll(sel)); }
 
-function showThumbs(input, box) {
+const IMAGE_SUFFIX = /\.(jpe?g|png|webp|gif|bmp|tiff?|heic|avif)$/i;
+
+function isImage(file) { return file.type ? file.type.startsWith("image/") : IMAGE_SUFFIX.test(file.name); }
+
+function mib(bytes) { return `${Math.round(bytes / 1048576)} MiB`; }
+
+// What is wrong with the chosen files, in a sentence, or "" (the server checks again).
+function fileProblem(files, maxBytes) {
+  const notImages = files.filter((f) => !isImage(f));
+  if (notImages.length) {
+    const names = notImages.slice(0, 3).map((f) => `“${f.name}”`).join(", ");
+    return `${names} ${notImages.length > 1 ? "are not pictures" : "is not a picture"}: choose a JPEG, PNG or WebP photo.`;
+  }
+  const big = files.filter((f) => maxBytes && f.size > maxBytes);
+  if (big.length) return `“${big[0].name}” is larger than ${mib(maxBytes)}: choose a smaller picture.`;
+  return "";
+}
+
+function showThumbs(files, box) {
   box.replaceChildren();
-  for (const file of Array.from(input.files || []).slice(0, 12)) {
+  for (const file of files.slice(0, 12)) {
     const img = document.createElement("img");
     img.src = URL.createObjectURL(file);
-    img.alt = "";
+    img.alt = file.name;
     box.append(img);
   }
 }
 
 function setFiles(input, files) {
   const dt = new DataTransfer();
-  for (const f of files) if (f.type.startsWith("image/")) dt.items.add(f);
+  for (const f of (input.multiple ? files : files.slice(0, 1))) dt.items.add(f);
   if (!dt.files.length) return false;
-  input.files = input.multiple ? dt.files : (() => { const one = new DataTransfer(); one.items.add(dt.files[0]); return one.files; })();
-  input.dispatchEvent(new Event("change"));
+  input.files = dt.files;
+  input.dispatchEvent(new Event("change", { bubbles: true }));
   return true;
 }
 
 function initCreate() {
   const form = $("#create-form");
   if (!form) return;
-  const content = $("#content"), drop = $("#drop"), style = $("#style");
-  content.addEventListener("change", () => showThumbs(content, $("#content-thumbs")));
-  style.addEventListener("change", () => showThumbs(style, $("#style-thumbs")));
+  const maxBytes = +form.dataset.maxBytes || 0;
+  const content = $("#content"), drop = $("#drop"), style = $("#style"), formError = $("#form-error");
+  const watch = (input, thumbs, errorBox) => input.addEventListener("change", () => {
+    const files = Array.from(input.files || []);
+    const problem = fileProblem(files, maxBytes);
+    errorBox.textContent = problem;
+    errorBox.hidden = !problem;
+    if (problem) { input.value = ""; thumbs.replaceChildren(); return; }
+    formError.hidden = true;
+    showThumbs(files, thumbs);
+  });
+  watch(content, $("#content-thumbs"), $("#content-error"));
+  watch(style, $("#style-thumbs"), $("#style-error"));
   for (const ev of ["dragenter", "dragover"]) drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add("over"); });
   for (const ev of ["dragleave", "drop"]) drop.addEventListener(ev, () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (e) => { e.preventDefault(); setFiles(content, e.dataTransfer.files); });
+  drop.addEventListener("drop", (e) => { e.preventDefault(); setFiles(content, Array.from(e.dataTransfer.files)); });
   document.addEventListener("paste", (e) => {
     const files = Array.from(e.clipboardData ? e.clipboardData.files : []);
     if (files.length && setFiles(content, files)) e.preventDefault();
@@ -47,41 +75,109 @@ function initCreate() {
   sync();
   const strength = form.querySelector("input[name=strength]"), out = $("#strength-out");
   if (strength && out) strength.addEventListener("input", () => { out.value = strength.value; });
-  form.addEventListener("submit", () => { const b = $("#paint"); b.disabled = true; b.textContent = "Starting…"; });
+  // Send the form in the background: on a mistake the message appears and every choice, the
+  // photos included, stays as it was (a plain form post would come back without the files).
+  form.addEventListener("submit", async (e) => {
+    if (!window.fetch || !window.DOMParser) return;
+    e.preventDefault();
+    const button = $("#paint");
+    button.disabled = true; button.textContent = "Starting…";
+    try {
+      const response = await fetch(form.action, { method: "POST", body: new FormData(form) });
+      if (response.redirected && response.ok) { window.location.href = response.url; return; }
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const message = page.querySelector("#form-error, .error");
+      formError.textContent = message && message.textContent.trim() ? message.textContent.trim() : `That did not work (HTTP ${response.status}).`;
+    } catch (err) {
+      formError.textContent = "The server could not be reached: try again.";
+    }
+    formError.hidden = false;
+    formError.scrollIntoView({ block: "center" });
+    button.disabled = false; button.textContent = "Paint it";
+  });
 }
 
-function fmtSeconds(s) {
+// --- the job page: progress said for a person, details on hover --------------------------------
+
+function timeLeft(s) {
   if (s == null || !isFinite(s)) return "";
   s = Math.max(0, Math.round(s));
-  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s left` : `${s} s left`;
+  if (s < 3) return "almost done";
+  if (s < 60) return `about ${s} s left`;
+  const m = Math.round(s / 60);
+  return `about ${m} min left`;
 }
+
+const STAGE_WORDS = {
+  starting: "Getting ready", loading: "Getting ready", "analysing style": "Studying the style",
+  drafting: "Sketching a first draft", painting: "Painting", "re-queued": "Waiting for its turn",
+};
+const HEADINGS = { queued: "Waiting…", running: "Painting…", succeeded: "Done", cancelled: "Cancelled", failed: "That did not work" };
 
 function initJob() {
   const box = $("#job");
   if (!box || !window.EventSource) return;
   const id = box.dataset.job;
-  const bar = $("#bar"), status = $("#status"), stage = $("#stage"), detail = $("#detail"), eta = $("#eta");
-  const preview = $("#preview"), err = $("#error");
+  const bar = $("#bar"), say = $("#say"), line = $("#status-line"), heading = $("#heading");
+  const preview = $("#preview"), err = $("#error"), wrap = $(".progress-wrap");
+  let queueTimer = null;
+  const setStatus = (s) => {
+    box.dataset.status = s;
+    heading.textContent = HEADINGS[s] || s;
+    document.title = `${HEADINGS[s] || s} · Impasto`;
+    if (s !== "queued" && queueTimer) { clearInterval(queueTimer); queueTimer = null; }
+  };
+  const finished = (s) => ["succeeded", "failed", "cancelled"].includes(s);
+  // how many paintings of the same kind are ahead of this one (running, or queued earlier)
+  const lookAtQueue = async () => {
+    try {
+      const [queued, running] = await Promise.all(["queued", "running"].map((s) =>
+        fetch(`/api/v1/jobs?status=${s}&limit=200`).then((r) => r.json())));
+      if (box.dataset.status !== "queued") return;
+      const mine = box.dataset.created, mode = box.dataset.mode;
+      const ahead = queued.jobs.filter((j) => j.mode === mode && j.id !== id && j.created_at < mine).length
+        + running.jobs.filter((j) => j.mode === mode).length;
+      say.textContent = ahead === 0 ? "Waiting: yours is next" : `Waiting: ${ahead} painting${ahead > 1 ? "s" : ""} ahead of yours`;
+      line.title = `queued since ${new Date(mine).toLocaleTimeString()}`;
+    } catch (e) { /* the sentence stays as it was */ }
+  };
+  if (finished(box.dataset.status)) return;  // the page already says how it ended
+  if (box.dataset.status === "queued") { lookAtQueue(); queueTimer = setInterval(lookAtQueue, 2000); }
+
   const src = new EventSource(`/api/v1/jobs/${id}/events`);
-  const setStatus = (s) => { status.textContent = s; status.className = `badge ${s}`; box.dataset.status = s; };
   src.addEventListener("status", (e) => {
     const d = JSON.parse(e.data);
     setStatus(d.status);
-    if (d.error && d.status !== "succeeded") { err.textContent = d.error; err.hidden = false; }
-    if (d.message) stage.textContent = d.message;
-    if (["succeeded", "failed", "cancelled"].includes(d.status)) {
+    if (d.status === "queued") {
+      if (!say.textContent.startsWith("Waiting")) say.textContent = "Waiting for its turn…";
+      if (!queueTimer) { lookAtQueue(); queueTimer = setInterval(lookAtQueue, 2000); }
+    }
+    if (d.status === "running" && !say.textContent.startsWith("Painting —")) say.textContent = "Getting ready…";
+    if (finished(d.status)) {
       $("#cancel-form").hidden = true;
-      stage.textContent = d.status === "succeeded" ? "finished" : d.status;
-      eta.textContent = ""; detail.textContent = "";
-      if (d.status === "succeeded") { bar.value = 1; $("h1").textContent = "Done"; }
+      wrap.hidden = true;
+      line.title = "";
+      if (d.status === "succeeded") { bar.value = 1; say.textContent = "Finished."; }
+      if (d.status === "cancelled") {
+        say.textContent = /\/previews\/|images\/preview/.test(preview.src) ? "Stopped early: this is the last preview." : "Stopped before it started.";
+      }
+      if (d.status === "failed") { say.textContent = ""; err.textContent = d.error || "The painting failed."; err.hidden = false; }
     }
   });
-  src.addEventListener("stage", (e) => { const d = JSON.parse(e.data); stage.textContent = d.message || d.stage; });
+  src.addEventListener("stage", (e) => {
+    const d = JSON.parse(e.data);
+    if (finished(box.dataset.status)) return;
+    say.textContent = `${STAGE_WORDS[d.stage] || d.stage}…`;
+    line.title = d.message || "";
+  });
   src.addEventListener("iteration", (e) => {
     const d = JSON.parse(e.data);
+    if (finished(box.dataset.status)) return;
     bar.value = d.fraction;
-    detail.textContent = `scale ${d.scale}/${d.scales} · step ${d.iteration}/${d.iterations} (${d.size[0]}×${d.size[1]})`;
-    eta.textContent = fmtSeconds(d.eta);
+    const left = timeLeft(d.eta);
+    say.textContent = left ? `Painting — ${left}` : "Painting…";
+    const scale = d.scales > 1 ? `scale ${d.scale} of ${d.scales}, ` : "";
+    line.title = `${scale}step ${d.iteration} of ${d.iterations} at ${d.size[0]}×${d.size[1]} px`;
   });
   src.addEventListener("preview", (e) => { const d = JSON.parse(e.data); if (d.url) preview.src = d.url; });
   src.addEventListener("end", (e) => {
@@ -92,29 +188,118 @@ function initJob() {
       $("#see-result").hidden = false;
       setTimeout(() => { window.location.href = `/jobs/${id}/result`; }, 900);
     } else if (d.status === "cancelled") {
-      fetch(`/api/v1/jobs/${id}`).then((r) => r.json()).then((j) => { if (j.result) $("#see-result").hidden = false; });
+      fetch(`/api/v1/jobs/${id}`).then((r) => r.json()).then((j) => {
+        if (!j.result) return;
+        say.textContent = "Stopped early: this is the painting as far as it got.";
+        preview.src = `/api/v1/jobs/${id}/images/result?thumb=768`;
+        const link = $("#see-result");
+        link.textContent = "See the painting so far";
+        link.hidden = false;
+      });
     }
   });
 }
 
-function initResult() {
-  const slider = $("#slider"), before = $("#before");
-  if (slider && before) {
-    const set = () => { before.style.clipPath = `inset(0 ${100 - slider.value}% 0 0)`; };
-    slider.addEventListener("input", set);
-    set();
-  }
-  const stars = $$(".star");
+// --- the result page: before/after divider, rating in place ------------------------------------
+
+function initCompare() {
+  const box = $("#compare"), before = $("#before"), divider = $("#divider");
+  if (!box || !before || !divider) return;
+  box.classList.add("live");
+  const set = (percent) => {
+    const p = Math.max(0, Math.min(100, Math.round(percent)));
+    before.style.clipPath = `inset(0 ${100 - p}% 0 0)`;
+    divider.style.left = `${p}%`;
+    divider.setAttribute("aria-valuenow", String(p));
+    divider.setAttribute("aria-valuetext", `${p}% photo, ${100 - p}% painting`);
+    box.dataset.position = String(p);
+  };
+  const fromPointer = (e) => { const r = box.getBoundingClientRect(); set(((e.clientX - r.left) / r.width) * 100); };
+  box.addEventListener("pointerdown", (e) => {
+    e.preventDefault();
+    box.setPointerCapture(e.pointerId);
+    fromPointer(e);
+    divider.focus({ preventScroll: true });
+  });
+  box.addEventListener("pointermove", (e) => { if (box.hasPointerCapture(e.pointerId)) fromPointer(e); });
+  divider.addEventListener("keydown", (e) => {
+    const now = +divider.getAttribute("aria-valuenow");
+    const step = e.shiftKey ? 10 : 2;
+    const to = { ArrowLeft: now - step, ArrowDown: now - step, ArrowRight: now + step, ArrowUp: now + step,
+      PageDown: now - 10, PageUp: now + 10, Home: 0, End: 100 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    set(to);
+  });
+  set(50);
+}
+
+function initRating() {
+  const form = $("#rating");
+  if (!form || !window.fetch) return;
+  const stars = $$(".star", form), text = $("#rating-text");
   for (const star of stars) {
     star.addEventListener("mouseenter", () => stars.forEach((s) => s.classList.toggle("hover", +s.dataset.n <= +star.dataset.n)));
     star.addEventListener("mouseleave", () => stars.forEach((s) => s.classList.remove("hover")));
   }
+  form.addEventListener("submit", async (e) => {
+    const n = e.submitter ? +e.submitter.value : 0;
+    if (!n) return;  // the plain form does it
+    e.preventDefault();
+    try {
+      const r = await fetch(form.dataset.api, {
+        method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ rating: n }),
+      });
+      if (!r.ok) throw new Error(String(r.status));
+      const job = await r.json();
+      stars.forEach((s) => s.classList.toggle("on", +s.dataset.n <= job.rating));
+      text.textContent = `${job.rating}/5 · saved`;
+    } catch (err) {
+      text.textContent = "could not save the rating: try again";
+    }
+  });
+}
+
+function initAgain() {
   const again = $("form.again");
-  if (again) {
-    const sync = () => { const mode = again.querySelector("select[name=mode]").value; for (const el of $$("[data-mode]", again)) el.hidden = el.dataset.mode !== mode; };
-    again.addEventListener("change", sync);
-    sync();
+  if (!again) return;
+  const sync = () => { const mode = again.querySelector("select[name=mode]").value; for (const el of $$("[data-mode]", again)) el.hidden = el.dataset.mode !== mode; };
+  again.addEventListener("change", sync);
+  sync();
+}
+
+// --- history: cards follow their jobs; a one-time note does not survive a reload ---------------
+
+const LABELS = { succeeded: "done", running: "painting", queued: "waiting", failed: "failed", cancelled: "cancelled" };
+
+function initHistory() {
+  const url = new URL(window.location.href);
+  if ($("#flash") && (url.searchParams.has("created") || url.searchParams.has("deleted"))) {
+    url.searchParams.delete("created");
+    url.searchParams.delete("deleted");
+    window.history.replaceState(null, "", url.pathname + (url.search || ""));
   }
+  const live = () => $$("article.item[data-job]").filter((a) => ["queued", "running"].includes(a.dataset.status));
+  if (!live().length || !window.fetch) return;
+  const update = (card, job) => {
+    if (card.dataset.status === job.status) return;
+    card.dataset.status = job.status;
+    const badge = $(".badge", card);
+    badge.className = `badge ${job.status}`;
+    badge.textContent = LABELS[job.status] || job.status;
+    const del = $("form.delete", card);
+    if (del) del.hidden = job.status === "running";
+    if (job.result) {
+      $("a", card).href = `/jobs/${job.id}/result`;
+      $("img", card).src = `/api/v1/jobs/${job.id}/images/result?thumb=256`;
+    }
+  };
+  const timer = setInterval(async () => {
+    const cards = live();
+    if (!cards.length) { clearInterval(timer); return; }
+    await Promise.all(cards.map((card) => fetch(`/api/v1/jobs/${card.dataset.job}`)
+      .then((r) => (r.ok ? r.json() : null)).then((job) => { if (job) update(card, job); }).catch(() => {})));
+  }, 1500);
 }
 
 function initConfirm() {
@@ -123,4 +308,6 @@ function initConfirm() {
   }
 }
 
-document.addEventListener("DOMContentLoaded", () => { initCreate(); initJob(); initResult(); initConfirm(); });
+document.addEventListener("DOMContentLoaded", () => {
+  initCreate(); initJob(); initCompare(); initRating(); initAgain(); initHistory(); initConfirm();
+});

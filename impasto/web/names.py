@@ -1,0 +1,29 @@
+"""What pages call things: titles for people, never the slugs and file names that stay in URLs.
+
+A job keeps the style's slug (``starry-night``) or ``upload`` and the photo's file name; pages show
+"The Starry Night", the title the user gave a saved style, "your picture", and the photo's name
+without its extension (or "your photo" for a pasted or unnamed one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+
+UPLOAD = "upload"  # the style name of a job whose style picture was uploaded and not saved
+_GENERIC = {"", "photo", "image", "blob", "upload", "pasted", "clipboard", "download"}
+
+
+def style_title(name: str, titles: Mapping[str, str]) -> str:
+    """The gallery title of a style slug; "your picture" for an unsaved upload."""
+    if name == UPLOAD:
+        return "your picture"
+    return titles.get(name) or name.replace("-", " ").capitalize()
+
+
+def photo_title(content_name: str) -> str:
+    """``tubingen.jpg`` → ``tubingen``; a pasted ``image.png`` → ``your photo``."""
+    stem = PurePosixPath(content_name.split("?", 1)[0]).stem if content_name else ""
+    words = re.sub(r"[_]+", " ", stem).strip()
+    return "your photo" if words.lower() in _GENERIC else words
