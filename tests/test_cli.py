@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import re
 import os
+import re
 import signal
 import socket
 import stat
@@ -221,7 +221,8 @@ def test_batch_errors_name_the_photo_once(
     Image.open(small["photo"]).save(folder / "good.jpg")
     (folder / "broken.jpg").write_bytes(b"not a picture at all")
     out = tmp_path / "painted"
-    argv = ["stylize", str(folder), str(small["starry"]), "-o", str(out), "--mode", "fast", "--size", "64", "-q"]
+    argv = ["stylize", str(folder), str(small["starry"]), "-o", str(out), "--mode", "fast", "--size", "64"]
+    argv.append("-q")
     assert main(argv) == 2
     (line,) = [line for line in capsys.readouterr().err.splitlines() if "broken.jpg" in line]
     assert line.startswith("impasto: error:") and line.count("broken.jpg") == 1

@@ -61,7 +61,7 @@ def test_form_to_job_to_result_to_rating_to_history(client: TestClient, engine: 
     assert (
         job_page.status_code == 200
         and f'data-job="{job_id}"' in job_page.text
-        and "holiday.png" in job_page.text
+        and "Holiday in the style of <b>Blue</b>" in job_page.text  # titles, not file names or slugs
     )
     wait_for(client, job_id)
     assert engine.calls[0]["strength"] == 0.8 and engine.calls[0]["size"] == 256
@@ -70,7 +70,7 @@ def test_form_to_job_to_result_to_rating_to_history(client: TestClient, engine: 
     for needle in (
         "images/result?format=png&amp;download=true",
         "images/result?format=jpeg&amp;download=true",
-        'id="slider"',
+        'id="divider"',
         'name="rating"',
         "Same again with",
     ):
@@ -160,7 +160,7 @@ def test_form_errors_are_friendly_messages(
     files = [("content", ("a.png", png(), "image/png"))] if files is None else files
     r = client.post("/", files=files or None, data=fields, follow_redirects=False)
     assert r.status_code in (400, 413, 422) and "text/html" in r.headers["content-type"]
-    assert 'role="alert"' in r.text and message in r.text, r.text[:2000]
+    assert 'role="alert"' in r.text and message in r.text.lower(), r.text[:2000]
     assert "Turn a photo into a painting" in r.text  # the form again, not a bare error
 
 
@@ -180,8 +180,11 @@ def test_unfinished_job_result_redirects_to_progress(client: TestClient, engine:
     assert r.status_code == 303 and r.headers["location"] == f"/jobs/{job_id}"
     assert client.post(f"/jobs/{job_id}/cancel", follow_redirects=False).status_code == 303
     engine.gate.set()
-    assert wait_for(client, job_id)["status"] == "cancelled"
-    assert "Stopped" in client.get(f"/jobs/{job_id}").text
+    job = wait_for(client, job_id)
+    assert job["status"] == "cancelled" and job["error"] is None  # asked for: not an error
+    page = client.get(f"/jobs/{job_id}").text
+    assert "<h1 id=\"heading\">Cancelled</h1>" in page and "Stopped before it started." in page
+    assert "Painting…" not in page and re.search(r'<p class="error"[^>]*hidden', page)
 
 
 def test_pages_send_security_headers(client: TestClient) -> None:
@@ -204,3 +207,45 @@ def test_a_too_large_upload_gets_the_form_back_with_a_message(tmp_path: Path, en
         assert "Turn a photo into a painting" in r.text  # the form again, not a bare error
         api = c.post("/api/v1/jobs", files=[photo], data={"style_name": "blue"})
         assert api.status_code == 413 and api.json()["code"] == "too_large"
+
+
+def _visible_text(html: str) -> str:
+    """The page without its URLs and form values (where slugs belong)."""
+    return re.sub(r'\s(href|src|value|action|data-[a-z-]+)="[^"]*"', "", html)
+
+
+def test_pages_show_titles_not_slugs(client: TestClient) -> None:
+    files = [("content", ("IMG_2041.jpg", png(), "image/jpeg")), ("style", ("s.png", png(), "image/png"))]
+    data = {"style_source": "upload", "save": "on", "save_style_as": "Matisse hat", "style_name": ""}
+    saved = client.post("/", files=files, data=data, follow_redirects=False).headers["location"]
+    job = wait_for(client, saved.rsplit("/", 1)[1])
+    assert job["style_name"] == "matisse-hat"  # the slug stays in the API and in URLs
+    data = {"style_source": "upload", "style_name": ""}
+    files = [("content", ("image.png", png(), "image/png")), ("style", ("s.png", png(), "image/png"))]
+    once = client.post("/", files=files, data=data, follow_redirects=False).headers["location"]
+    wait_for(client, once.rsplit("/", 1)[1])
+    pages = {
+        "job": client.get(saved).text,
+        "result": client.get(f"{saved}/result").text,
+        "history": client.get("/history").text,
+        "create": client.get("/").text,
+    }
+    for name, html in pages.items():
+        text = _visible_text(html)
+        assert "Matisse hat" in text and "matisse-hat" not in text, name
+        assert ">upload<" not in text, name
+    assert "IMG 2041 in the style of <b>Matisse hat</b>" in pages["job"]
+    assert "Your photo in the style of <b>your picture</b>" in client.get(once).text
+
+
+def test_api_docs_and_icon_are_served_from_the_package(client: TestClient) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']|url: ?["']([^"']+)["']""", docs.text)
+    assert urls and all(not u.startswith(("http:", "https:", "//")) for pair in urls for u in pair if u)
+    assert "cdn" not in docs.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        r = client.get(f"/docs/assets/{asset}")
+        assert r.status_code == 200 and len(r.content) > 10_000, asset
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file

@@ -10,7 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tqdm import tqdm
 
@@ -214,7 +214,7 @@ def _folder_exists(folder: Path) -> None:
 class Reporter:
     """Turns progress events into one progress line (stages first, then a tqdm bar) and previews."""
 
-    STAGES = {
+    STAGES: ClassVar[dict[str, str]] = {
         "loading": "loading the network",
         "analysing style": "analysing the style",
         "drafting": "drafting",
