@@ -239,9 +239,9 @@ class Reporter:
     def __call__(self, event: Event) -> None:
         if isinstance(event, IterationEvent) and self.show:
             if self.bar is None or self.bar.total is None:
-                desc = self.bar.desc if self.bar is not None else f"{self.out.name}: painting…"
                 if self.bar is not None:
                     self.bar.close()
+                desc = f"{self.out.name}: painting"
                 self.bar = tqdm(total=event.steps, desc=desc, unit="it", file=sys.stderr, leave=False)
             loss = f" style loss {event.losses['style']:.3g}" if "style" in event.losses else ""
             self.bar.set_postfix_str(
@@ -296,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
     pairs = jobs(Path(args.content), Path(args.output))
     show = not (args.quiet or args.json)
     if show:  # the engines take a few seconds to import: say so from the first moment
-        print(f"{pairs[0][0].name}: loading…", end="\r", file=sys.stderr, flush=True)
+        print(f"{pairs[0][1].name}: loading…", end="\r", file=sys.stderr, flush=True)
     from ..api import stylize
 
     for photo, out in pairs:
