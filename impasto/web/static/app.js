@@ -157,7 +157,7 @@ function initJob() {
       $("#cancel-form").hidden = true;
       wrap.hidden = true;
       line.title = "";
-      if (d.status === "succeeded") { bar.value = 1; say.textContent = "Finished."; }
+      if (d.status === "succeeded") { bar.value = 1; say.textContent = "Opening the result…"; }
       if (d.status === "cancelled") {
         say.textContent = /\/previews\/|images\/preview/.test(preview.src) ? "Stopped early: this is the last preview." : "Stopped before it started.";
       }
