@@ -303,7 +303,8 @@ def test_progress_events_and_cancel() -> None:
 @pytest.mark.parametrize(
     "options",
     [{"strength": 2}, {"strength": -0.1}, {"strength": "1"}, {"size": 0}, {"size": 1.5}, {"tile_size": 8},
-     {"precision": "int4"}],
+     {"precision": "int4"}, {"brush": "huge"}, {"brush": 1.5}, {"brush": -0.1}, {"brush": True},
+     {"brush": None}, {"fusion": "average"}],
 )  # fmt: skip
 def test_bad_options_are_refused(options: dict[str, object]) -> None:
     with pytest.raises(OptionsError):
@@ -320,6 +321,73 @@ def test_bad_requests_through_the_api() -> None:
         impasto.stylize(content.resize((40, 10)), "udnie", mode="fast")
     with pytest.raises(OptionsError, match="starry-night"):
         impasto.stylize(content, "no-such-painting", mode="fast")
+
+
+def _low_frequency_share(img: Image.Image, cutoff: float = 1 / 16) -> float:
+    """Share of the grey picture's (non-DC) spectral power below ``cutoff`` cycles per pixel."""
+    grey = np.asarray(img.convert("L"), dtype=np.float64)
+    power = np.abs(np.fft.fft2(grey - grey.mean())) ** 2
+    radius = np.hypot(np.fft.fftfreq(grey.shape[0])[:, None], np.fft.fftfreq(grey.shape[1])[None])
+    return float(power[(radius > 0) & (radius < cutoff)].sum() / power[radius > 0].sum())
+
+
+def _detail(img: Image.Image, side: int) -> np.ndarray:
+    """The band of ``img`` finer than a picture of long side ``side`` can hold."""
+    from impasto.fast.fusion import lowpass
+
+    grey = torch.from_numpy(np.asarray(img.convert("L"), dtype=np.float32) / 255)[None, None]
+    scale = side / max(img.size)
+    size = (round(img.height * scale), round(img.width * scale))
+    return (grey - lowpass(grey, size)).flatten().numpy()
+
+
+def test_brush_sets_the_size_of_the_marks_relative_to_the_picture() -> None:
+    content = _image("content/tubingen.jpg", 384)
+    style = [Style(_image("style/udnie.jpg", 256))]
+    share = {
+        b: _low_frequency_share(run_fast(content, style, FastOptions(brush=b), _ignore, None))
+        for b in ("fine", 0.5, "broad")
+    }
+    assert share["fine"] + 0.03 < share[0.5] < share["broad"] - 0.03
+    # the same brush gives the same marks relative to the picture at any output size
+    small = run_fast(_image("content/tubingen.jpg", 192), style, FastOptions(brush="broad"), _ignore, None)
+    assert abs(_low_frequency_share(small) - share["broad"]) < abs(share["broad"] - share["fine"]) / 2
+
+
+@pytest.mark.parametrize("fusion", ["paint", "photo", "guided"])
+def test_fusion_keeps_the_photos_pixels_and_edges(fusion: str) -> None:
+    content = _image("content/tubingen.jpg", 500).resize((498, 373))  # sides not multiples of 4
+    style = [Style(_image("style/udnie.jpg", 256))]
+    painted = run_fast(content, style, FastOptions(brush="broad", fusion=fusion), _ignore, None)
+    assert painted.size == content.size
+    # the working painting alone, upscaled, has no detail of the photo's (correlation ~0.03)
+    work = run_fast(content.resize((192, 144)), style, FastOptions(brush="native"), _ignore, None)
+    blurred = work.resize(content.size, Image.Resampling.BICUBIC)
+    photo_detail = _detail(content, 192)
+    fused = np.corrcoef(_detail(painted, 192), photo_detail)[0, 1]
+    upscaled = np.corrcoef(_detail(blurred, 192), photo_detail)[0, 1]
+    assert fused > max(0.15, 3 * upscaled)
+
+
+def test_fused_tiles_match_the_untiled_picture_and_strength_still_works() -> None:
+    content = _image("content/sailboat.jpg", 448)  # larger than the medium brush's 384 px
+    style = [Style(_image("style/shipwreck.jpg", 256))]
+    whole = np.asarray(run_fast(content, style, FastOptions(), _ignore, None), dtype=np.int16)
+    tiled = np.asarray(run_fast(content, style, FastOptions(tile_size=64), _ignore, None), dtype=np.int16)
+    assert np.abs(whole - tiled).max() <= 1
+    photo = np.asarray(content, dtype=np.int16)
+    own = np.asarray(run_fast(content, style, FastOptions(strength=0.0), _ignore, None), dtype=np.int16)
+    assert np.abs(own - photo).mean() < np.abs(whole - photo).mean()
+
+
+def test_api_keeps_the_photos_size_and_refuses_a_bad_brush() -> None:
+    content = _image("content/sailboat.jpg", 200)
+    assert impasto.stylize(content, "udnie", mode="fast", brush="broad").size == content.size
+    assert impasto.stylize(content, "udnie", mode="fast", brush=0.2, size=120).size == (120, 120)
+    with pytest.raises(OptionsError, match="brush"):
+        impasto.stylize(content, "udnie", mode="fast", brush="enormous")
+    with pytest.raises(OptionsError, match="unknown option"):
+        impasto.stylize(content, "udnie", mode="quality", brush="fine")
 
 
 def _ignore(_event: object) -> None:

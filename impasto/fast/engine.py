@@ -1,10 +1,18 @@
-"""Fast mode: one feed-forward pass of Magenta's arbitrary-style network at full output resolution."""
+"""Fast mode: Magenta's arbitrary-style network painted at the brush's working resolution, fused at full size.
+
+The network paints marks of a fixed size in pixels. Run at a large photo's own resolution it covers
+the photo with fine texture instead of painting it; run at a few hundred pixels (as it was trained)
+it paints the style's large shapes. So ``brush`` picks the working resolution (the size of the
+marks relative to the picture) and :mod:`impasto.fast.fusion` builds the output at the photo's
+pixels: coarse band from the working painting, fine band (edges) fitted from the photo.
+"""
 
 from __future__ import annotations
 
 import functools
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +26,7 @@ from ..errors import Cancelled, OptionsError
 from ..imageio import fit_long_side
 from ..progress import CancelToken, DoneEvent, IterationEvent, ProgressCallback, StageEvent
 from ..styles import Style
+from .fusion import FUSIONS, Fusion, fuse, resize
 from .networks import STYLE_DIM, STYLE_SIZE, StylePredictor, Transformer
 from .weights import load_predictor, load_transformer, predictor_digest
 
@@ -25,6 +34,14 @@ MIN_SIDE = 16
 #: Largest output painted in one piece per layer when ``tile_size`` is automatic (pixels).
 UNTILED_PIXELS = 2048 * 2048
 AUTO_TILE = 1024
+#: Working long side (px) of the finest and the broadest brush; between them it goes geometrically.
+FINE_SIDE = 768
+BROAD_SIDE = 192
+BRUSHES = {"fine": 0.0, "medium": 0.5, "broad": 1.0}
+#: ``brush="native"``: paint at the output size itself (marks of the network's size in pixels).
+NATIVE = "native"
+DEFAULT_BRUSH = "medium"
+DEFAULT_FUSION: Fusion = "paint"
 
 
 @dataclass
@@ -36,8 +53,15 @@ class FastOptions:
     device: str = "auto"  # auto, cpu, cuda, cuda:N
     precision: str = "auto"  # auto, float32, bfloat16 (auto measures the hardware)
     tile_size: int | None = None  # tile side per layer; None = whole image up to 2048², else 1024
+    #: size of the painted marks relative to the picture: fine, medium, broad, a number from 0
+    #: (fine) to 1 (broad), or native (the network's own mark size in pixels, at any output size)
+    brush: float | str = DEFAULT_BRUSH
+    fusion: str = DEFAULT_FUSION  # how the full-size picture gets its fine band: guided, photo, paint
 
     def __post_init__(self) -> None:
+        brush_side(self.brush, 512)  # validates
+        if self.fusion not in FUSIONS:
+            raise OptionsError(f"unknown fusion {self.fusion!r}: use {', '.join(FUSIONS)}")
         if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int)):
             raise OptionsError(f"size must be a whole number of pixels, got {self.size!r}")
         if self.size is not None and not MIN_SIDE <= self.size <= 20000:
@@ -55,6 +79,34 @@ class FastOptions:
             raise OptionsError(f"unknown precision {self.precision!r}: use auto, float32 or bfloat16")
         if not isinstance(self.device, str):
             raise OptionsError(f"device must be a name such as auto, cpu or cuda, got {self.device!r}")
+
+
+def brush_side(brush: float | str, output_side: int) -> int:
+    """The long side (px) the network paints at for ``brush``, for an output of ``output_side`` px."""
+    if isinstance(brush, str):
+        if brush == NATIVE:
+            return output_side
+        if brush not in BRUSHES:
+            try:
+                brush = float(brush)
+            except ValueError:
+                names = ", ".join([*BRUSHES, NATIVE])
+                raise OptionsError(f"unknown brush {brush!r}: use {names} or a number from 0 to 1") from None
+        else:
+            brush = BRUSHES[brush]
+    if isinstance(brush, bool) or not isinstance(brush, int | float) or not 0.0 <= float(brush) <= 1.0:
+        raise OptionsError(f"brush must be fine, medium, broad, native or a number 0..1, got {brush!r}")
+    return round(FINE_SIDE * (BROAD_SIDE / FINE_SIDE) ** float(brush))
+
+
+def working_size(brush: float | str, width: int, height: int) -> tuple[int, int]:
+    """``(width, height)`` of the painting the network makes for an output of ``width × height``."""
+    long_side = max(width, height)
+    side = brush_side(brush, long_side)
+    if side == long_side:
+        return width, height
+    scale = side / long_side
+    return max(MIN_SIDE, round(width * scale)), max(MIN_SIDE, round(height * scale))
 
 
 @functools.lru_cache(maxsize=4)
@@ -145,7 +197,8 @@ def run_fast(
     progress: ProgressCallback,
     cancel: CancelToken | None,
 ) -> Image.Image:
-    """Paint ``content`` with the blended style vector of ``styles`` in one feed-forward pass."""
+    """Paint ``content`` with the blended style vector of ``styles``: one feed-forward pass at the
+    brush's working size (plus one at full size for ``fusion="paint"``), fused to the output size."""
     start = time.perf_counter()
     if not styles:
         raise OptionsError("at least one style image is needed")
@@ -163,10 +216,13 @@ def run_fast(
     vec = blend_vectors(styles, content, float(options.strength), str(device))
     _check(cancel)
 
-    tile = _tile_for(options, width, height)
-    pad_h, pad_w = (-height) % Transformer.multiple, (-width) % Transformer.multiple
-    steps = transformer.tiles_per_layer(height + pad_h, width + pad_w, tile)
-    progress(StageEvent("painting", f"{width}x{height}" + (f" in {tile}px tiles" if tile else "")))
+    work_w, work_h = working_size(options.brush, width, height)
+    fused = (work_w, work_h) != (width, height)
+    sizes = [(work_w, work_h)] + ([(width, height)] if fused and options.fusion == "paint" else [])
+    steps = sum(_tiles_of(transformer, options, w, h) for w, h in sizes)
+    tile = max((t for w, h in sizes if (t := _tile_for(options, w, h))), default=None)
+    where = f" from a {work_w}x{work_h} painting" if fused else ""
+    progress(StageEvent("painting", f"{width}x{height}{where}" + (f" in {tile}px tiles" if tile else "")))
     done = 0
 
     def step() -> None:
@@ -177,18 +233,43 @@ def run_fast(
         eta = elapsed / done * (steps - done) if done else None
         progress(IterationEvent(1, 1, (width, height), done, steps, done, steps, {}, elapsed, eta))
 
-    x = _to_tensor(content, device)
-    if pad_h or pad_w:
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if min(width, height) > 4 else "replicate")
-    x = x.to(dtype).contiguous(memory_format=torch.channels_last)
     style = torch.from_numpy(vec)[None].to(device=device, dtype=dtype)
     with torch.inference_mode():
-        out = transformer(x, style, tile, step)
-        pixels = out[0, :, :height, :width].float().clamp_(0, 1).mul_(255).round_().to(torch.uint8)
-    del out, x
+        photo = _to_tensor(content, device)
+        if fused:
+            painting = _paint(transformer, resize(photo, (work_h, work_w)), style, options, dtype, step)
+            fine = _paint(transformer, photo, style, options, dtype, step) if len(sizes) > 1 else None
+            out = fuse(painting, photo, options.fusion, fine)  # type: ignore[arg-type]
+        else:
+            out = _paint(transformer, photo, style, options, dtype, step)
+        pixels = out[0].clamp_(0, 1).mul_(255).round_().to(torch.uint8)
+    del out, photo
     image = Image.fromarray(pixels.permute(1, 2, 0).cpu().numpy(), "RGB")
     progress(DoneEvent(time.perf_counter() - start, {}))
     return image
+
+
+def _tiles_of(transformer: Transformer, options: FastOptions, width: int, height: int) -> int:
+    pad_h, pad_w = (-height) % Transformer.multiple, (-width) % Transformer.multiple
+    return transformer.tiles_per_layer(height + pad_h, width + pad_w, _tile_for(options, width, height))
+
+
+def _paint(
+    transformer: Transformer,
+    x: torch.Tensor,
+    style: torch.Tensor,
+    options: FastOptions,
+    dtype: torch.dtype,
+    step: Callable[[], None],
+) -> torch.Tensor:
+    """One network pass over ``x`` (``(1, 3, H, W)``, 0..1): the painting, float32, same size."""
+    height, width = x.shape[2], x.shape[3]
+    pad_h, pad_w = (-height) % Transformer.multiple, (-width) % Transformer.multiple
+    if pad_h or pad_w:
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if min(width, height) > 4 else "replicate")
+    x = x.to(dtype).contiguous(memory_format=torch.channels_last)
+    out = transformer(x, style, _tile_for(options, width, height), step)
+    return out[:, :, :height, :width].float().contiguous()
 
 
 def _check(cancel: CancelToken | None) -> None:

@@ -144,7 +144,7 @@ def fast_painting(photo: Image.Image, styles: list[Style], plan: Plan, device: t
     """
     first, final = plan.scales[0], plan.scales[-1]
     side = min(final.long_side, max(first.long_side, DRAFT_MIN_SIDE))
-    options = FastOptions(device=str(device))
+    options = FastOptions(device=str(device), brush="native")  # the size the refinement expects
     painted = run_fast(resize(photo, fit(photo.size, side)), styles, options, lambda _e: None, None)
     return resize(painted, first.size)
 
