@@ -249,3 +249,27 @@ def test_api_docs_and_icon_are_served_from_the_package(client: TestClient) -> No
         assert r.status_code == 200 and len(r.content) > 10_000, asset
     icon = client.get("/favicon.ico")
     assert icon.status_code == 200 and icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+
+
+def test_fast_mode_defaults_to_the_photos_size_and_takes_a_brush(
+    client: TestClient, engine: FakeEngine
+) -> None:
+    assert 'name="brush"' in client.get("/").text
+    r = create(client, size="", brush="0.3")
+    assert r.status_code == 303
+    wait_for(client, r.headers["location"].rsplit("/", 1)[1])
+    assert engine.calls[0]["size"] is None and engine.calls[0]["brush"] == 0.3
+
+
+def test_job_options_size_and_brush() -> None:
+    from pydantic import ValidationError
+
+    from impasto.service.jobs import JobOptions
+
+    assert "size" not in JobOptions().engine_kwargs()
+    assert JobOptions(size=300).engine_kwargs()["size"] == 300
+    assert JobOptions(brush="broad").engine_kwargs()["brush"] == "broad"
+    assert "brush" not in JobOptions(mode="quality", brush="broad").engine_kwargs()
+    for bad in ("huge", 1.5, -1):
+        with pytest.raises(ValidationError):
+            JobOptions(brush=bad)

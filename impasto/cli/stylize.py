@@ -36,6 +36,7 @@ ENGINE_FLAGS = (
     "multiscale",
     "strength",
     "tile_size",
+    "brush",
 )
 EXIT_INTERRUPTED = 130
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -133,6 +134,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         help="fast mode: 0 (photo's own style) to 1 (full style; default)",
     )
     p.add_argument("--tile-size", type=_number(int, 32), help="fast mode: tile size in px for large images")
+    p.add_argument(
+        "--brush",
+        help="fast mode: size of the marks relative to the picture: fine, medium (default), broad, "
+        "a number from 0 (fine) to 1 (broad), or native (the network's own size in pixels)",
+    )
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument(
         "--precision",

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,7 +42,7 @@ QUALITY_PREVIEW_EVERY = 5  # iterations between previews the quality engine send
 
 
 #: Job options that are engine options of one mode only (:func:`impasto.api.mode_options` says which).
-ENGINE_FIELDS = ("strength", "iterations", "style_weight", "content_weight")
+ENGINE_FIELDS = ("strength", "brush", "iterations", "style_weight", "content_weight")
 
 
 def _described(option: str, text: str) -> str:
@@ -57,10 +57,21 @@ class JobOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["fast", "quality"] = "fast"
-    size: int = Field(default=512, ge=64, le=2048, description="long side of the result, pixels")
+    size: int | None = Field(
+        default=None,
+        ge=64,
+        le=2048,
+        description="long side of the result, pixels (default: fast mode the photo's size, quality 512)",
+    )
     preserve_color: Literal["none", "luminance", "histogram"] = "none"
     strength: float | None = Field(
         default=None, ge=0.0, le=1.0, description=_described("strength", "0 = photo, 1 = full style")
+    )
+    brush: Literal["fine", "medium", "broad", "native"] | Annotated[float, Field(ge=0.0, le=1.0)] | None = (
+        Field(
+            default=None,
+            description=_described("brush", "size of the marks: fine, medium (default), broad, 0 to 1"),
+        )
     )
     iterations: int | None = Field(
         default=None,
@@ -81,7 +92,9 @@ class JobOptions(BaseModel):
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`impasto.stylize`: only the options this mode knows."""
-        kwargs: dict[str, Any] = {"mode": self.mode, "size": self.size, "preserve_color": self.preserve_color}
+        kwargs: dict[str, Any] = {"mode": self.mode, "preserve_color": self.preserve_color}
+        if self.size is not None:  # else the engine's default: the photo's size (fast), 512 px (quality)
+            kwargs["size"] = self.size
         options = self.for_mode()
         kwargs.update({n: getattr(options, n) for n in ENGINE_FIELDS if getattr(options, n) is not None})
         if self.mode == "quality":

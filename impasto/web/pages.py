@@ -44,8 +44,9 @@ RT = Annotated[Runtime, Depends(runtime)]
 
 DEFAULTS: dict[str, Any] = {
     "mode": "fast",
-    "size": 512,
+    "size": "",  # fast: the photo's size; quality: the engine's default (512)
     "strength": 1.0,
+    "brush": 0.5,
     "iterations": "",
     "balance": "balanced",
     "preserve_color": "none",
@@ -184,6 +185,8 @@ async def again_submit(job_id: str, request: Request, rt: RT) -> Response:
     fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
     balance = fields.pop("balance", "balanced")
     changes = _form_fields(fields, balance)
+    if fields.get("size") == "":  # "the photo's size": drop the source job's size
+        changes["size"] = ""
     if changes.get("mode") == "quality" and "style_weight" not in changes:
         changes["style_weight"] = ""
     job = await run_in_threadpool(intake.again, rt, job_id, changes, client_id(request))

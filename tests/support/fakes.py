@@ -54,7 +54,7 @@ class FakeEngine:
         progress: Callable[[Any], None],
         cancel: CancelToken,
         mode: str = "fast",
-        size: int = 512,
+        size: int | None = None,  # None: the photo's size (fast) or the engine default
         **options: Any,
     ) -> Image.Image:
         with self.lock:
