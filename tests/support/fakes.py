@@ -79,7 +79,7 @@ class FakeEngine:
         progress: Callable[[Any], None],
         cancel: CancelToken,
         mode: str,
-        size: int,
+        size: int | None,
         options: dict[str, Any],
     ) -> Image.Image:
         photo = load_image(content)
@@ -107,6 +107,8 @@ class FakeEngine:
             progress(IterationEvent(1, 1, photo.size, step, steps, step, steps, losses, elapsed, remaining))
             progress(PreviewEvent(step, photo))
         progress(DoneEvent(time.monotonic() - start, {"total": 0.1}))
+        if size is None:  # as the engines: fast keeps the photo's size, quality paints 512 px
+            size = max(photo.size) if mode == "fast" else 512
         scale = size / max(photo.size)
         return photo.resize((max(1, round(photo.width * scale)), max(1, round(photo.height * scale))))
 
