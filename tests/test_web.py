@@ -270,6 +270,6 @@ def test_job_options_size_and_brush() -> None:
     assert JobOptions(size=300).engine_kwargs()["size"] == 300
     assert JobOptions(brush="broad").engine_kwargs()["brush"] == "broad"
     assert "brush" not in JobOptions(mode="quality", brush="broad").engine_kwargs()
-    for bad in ("huge", 1.5, -1):
+    for bad in ({"brush": "huge"}, {"brush": 1.5}, {"brush": -1}):
         with pytest.raises(ValidationError):
-            JobOptions(brush=bad)
+            JobOptions.model_validate(bad)

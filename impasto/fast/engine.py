@@ -96,7 +96,8 @@ def brush_side(brush: float | str, output_side: int) -> int:
             brush = BRUSHES[brush]
     if isinstance(brush, bool) or not isinstance(brush, int | float) or not 0.0 <= float(brush) <= 1.0:
         raise OptionsError(f"brush must be fine, medium, broad, native or a number 0..1, got {brush!r}")
-    return round(FINE_SIDE * (BROAD_SIDE / FINE_SIDE) ** float(brush))
+    side: float = FINE_SIDE * (BROAD_SIDE / FINE_SIDE) ** float(brush)
+    return round(side)
 
 
 def working_size(brush: float | str, width: int, height: int) -> tuple[int, int]:
@@ -268,7 +269,7 @@ def _paint(
     if pad_h or pad_w:
         x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if min(width, height) > 4 else "replicate")
     x = x.to(dtype).contiguous(memory_format=torch.channels_last)
-    out = transformer(x, style, _tile_for(options, width, height), step)
+    out: torch.Tensor = transformer(x, style, _tile_for(options, width, height), step)
     return out[:, :, :height, :width].float().contiguous()
 
 
