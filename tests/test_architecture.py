@@ -71,7 +71,7 @@ def test_kinds_that_say_when_to_come_back_set_retry_after() -> None:
 
 
 def test_job_options_follow_the_engines_list_of_options() -> None:
-    assert {n for n in ENGINE_FIELDS if n in mode_options("fast")} == {"strength"}
+    assert {n for n in ENGINE_FIELDS if n in mode_options("fast")} == {"strength", "brush"}
     quality = JobOptions(mode="quality", strength=0.5, iterations=3)
     assert quality.for_mode().strength is None and quality.for_mode().iterations == 3
     assert "strength" not in quality.engine_kwargs() and quality.engine_kwargs()["iterations"] == 3
@@ -85,7 +85,8 @@ def test_job_options_follow_the_engines_list_of_options() -> None:
 def test_cli_refuses_options_of_the_other_mode() -> None:
     args = argparse.Namespace(mode="quality", device="auto", precision="auto", save_every=0)
     names = ("size", "iterations", "content_weight", "style_weight", "tv_weight", "style_scale", "init")
-    for name in (*names, "optimizer", "seed", "backbone", "weights", "pooling", "multiscale", "tile_size"):
+    others = ("optimizer", "seed", "backbone", "weights", "pooling", "multiscale", "tile_size", "brush")
+    for name in (*names, *others):
         setattr(args, name, None)
     args.strength = 0.5
     with pytest.raises(errors.OptionsError, match="--strength do"):

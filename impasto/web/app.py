@@ -11,11 +11,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
 from .. import __version__
 from ..errors import ImpastoError, InvalidInput, TooLarge
@@ -122,9 +124,6 @@ def _methods(request: Request) -> set[str]:
 def _offline_docs(app: FastAPI) -> None:
     """``/docs``: Swagger UI from the ``swagger-ui-bundle-v2`` package, so the API docs work with no
     internet (FastAPI's default page loads Swagger UI from a CDN); and the site's icon."""
-    from fastapi.openapi.docs import get_swagger_ui_html
-    from fastapi.responses import FileResponse, HTMLResponse
-    from swagger_ui_bundle import swagger_ui_path
 
     assets = "/docs/assets"
 
