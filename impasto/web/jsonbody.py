@@ -23,7 +23,7 @@ MAX_NUMBER_CHARS = 40  # one number literal (an int64 has 19 digits)
 
 
 class BadJSON(ImpastoError):
-    """The body is not JSON this API accepts (HTTP 422, like any other malformed body)."""
+    """The body is not JSON this API accepts (``invalid``: HTTP 422, like any other malformed body)."""
 
 
 def _number(text: str, parse: Callable[[str], Any]) -> Any:
