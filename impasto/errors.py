@@ -33,6 +33,7 @@ class ErrorKind(enum.StrEnum):
     TOO_LARGE = "too_large"
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
+    TIMEOUT = "timeout"
 
 
 class ImpastoError(Exception):

@@ -4,6 +4,12 @@ Every path into the engines goes through :func:`load_image`, which identifies im
 them (never by file name), applies EXIF orientation, flattens alpha over white, turns CMYK,
 16-bit, greyscale and palette images into 8-bit RGB, keeps the first frame of animations, and
 guards against decompression bombs with a configurable pixel limit.
+
+Only the formats the documentation lists are ever opened (:data:`READ_FORMATS`): Pillow knows
+thirty more, some with decoders rarely exercised by anyone, and one (EPS) that hands the file to
+Ghostscript, so an explicit allow-list is passed to every ``Image.open``. :data:`MIN_SIDE` and
+:data:`MAX_ASPECT` say what the engines can paint, so that services can refuse a degenerate picture
+when it arrives rather than when a worker fails on it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,16 @@ ImageInput = str | os.PathLike[str] | bytes | Image.Image | np.ndarray
 #: Default largest image we agree to decode, in pixels (``IMPASTO_MAX_PIXELS`` overrides it).
 DEFAULT_MAX_PIXELS = 50_000_000
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+#: The Pillow plugins Impasto decodes with, and nothing else (never EPS/PostScript: Ghostscript).
+READ_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+#: The same list as people read it, in errors and in the README.
+READ_FORMATS_TEXT = "JPEG, PNG, WebP, BMP, TIFF, GIF"
+#: The smallest side either engine paints: VGG's conv5_1 sits behind four 2×2 poolings (16 px → 1)
+#: and the fast networks need as much (:data:`impasto.fast.engine.MIN_SIDE`).
+MIN_SIDE = 16
+#: Styles may be at most this many times as long as they are wide: quality mode enlarges a style
+#: whose short side would fall under :data:`MIN_SIDE`, and a thinner one would become huge.
+MAX_ASPECT = 16
 
 
 def max_pixels() -> int:
@@ -71,7 +87,7 @@ def _open(fp: Path | io.BytesIO, limit: int, label: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(fp)
+            img = open_image(fp)
             _check_size(img, limit, label)
             img.seek(0)  # animated images: the first frame
             img.load()
@@ -81,11 +97,55 @@ def _open(fp: Path | io.BytesIO, limit: int, label: str) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{label}: image too large to decode safely ({exc})") from None
     except UnidentifiedImageError:
-        raise ImageError(
-            f"{label}: not an image Impasto can read (JPEG, PNG, WebP, BMP, TIFF, GIF)"
-        ) from None
+        raise ImageError(f"{label}: not an image Impasto can read ({READ_FORMATS_TEXT})") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageError(f"{label}: damaged or truncated image ({exc})") from None
+
+
+def open_image(fp: Path | io.BytesIO) -> Image.Image:
+    """``Image.open`` restricted to :data:`READ_FORMATS` (lazy: reads the header only)."""
+    return Image.open(fp, formats=READ_FORMATS)
+
+
+def image_size(data: bytes, label: str = "image") -> tuple[int, int]:
+    """Width and height from the header alone (no decoding), or :class:`ImageError`."""
+    try:
+        with open_image(io.BytesIO(data)) as img:
+            return img.size
+    except UnidentifiedImageError:
+        raise ImageError(f"{label}: not an image Impasto can read ({READ_FORMATS_TEXT})") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageError(f"{label}: damaged or truncated image ({exc})") from None
+
+
+def painted_size(size: tuple[int, int], long_side: int | None) -> tuple[int, int]:
+    """The size a picture of ``size`` is painted at with the given long side (None: as it is)."""
+    width, height = size
+    if long_side is None:
+        return width, height
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def check_paintable(size: tuple[int, int], long_side: int | None, label: str) -> None:
+    """Refuse a photo whose painting would be thinner than the engines can paint."""
+    width, height = painted_size(size, long_side)
+    if min(width, height) < MIN_SIDE:
+        at = f" at {long_side} px" if long_side is not None else ""
+        raise ImageError(
+            f"{label}: a {size[0]}x{size[1]} picture painted{at} is {width}x{height}; Impasto paints "
+            f"{MIN_SIDE} px or more a side (give a larger size, or crop the picture)"
+        )
+
+
+def check_style_shape(size: tuple[int, int], label: str) -> None:
+    """Refuse a style picture more than :data:`MAX_ASPECT` times as long as it is wide."""
+    width, height = size
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageError(
+            f"{label}: a {width}x{height} picture is too thin to paint with: a style may be at most "
+            f"{MAX_ASPECT} times as long as it is wide (crop it)"
+        )
 
 
 def _check_size(img: Image.Image, limit: int, label: str) -> Image.Image:
@@ -154,9 +214,7 @@ def _from_array(arr: np.ndarray, label: str) -> Image.Image:
 
 def fit_long_side(img: Image.Image, size: int) -> Image.Image:
     """Resize so the long side is ``size`` px, keeping the aspect ratio (high-quality filter)."""
-    width, height = img.size
-    scale = size / max(width, height)
-    new = (max(1, round(width * scale)), max(1, round(height * scale)))
+    new = painted_size(img.size, size)
     if new == img.size:
         return img
     return img.resize(new, Image.Resampling.LANCZOS)

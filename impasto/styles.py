@@ -7,6 +7,7 @@ gallery's), so this module knows nothing above images.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -103,6 +104,8 @@ def resolve_styles(
         if weights is not None:
             weight = weights[i]
         styles.append(resolve_one(source, float(weight), by_name=by_name, limit=limit))
+    if not all(math.isfinite(s.weight) for s in styles):
+        raise OptionsError(f"style weights must be finite numbers, not {[s.weight for s in styles]}")
     total = sum(s.weight for s in styles)
     if any(s.weight < 0 for s in styles) or total <= 0:
         raise OptionsError("style weights must be non-negative and not all zero")

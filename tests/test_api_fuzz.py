@@ -23,7 +23,14 @@ from impasto.web import create_app
 
 DATA = Path(tempfile.mkdtemp(prefix="impasto-fuzz-"))
 APP = create_app(
-    Settings(data_dir=DATA, jobs_per_minute=1e6, jobs_burst=100_000, preview_interval=0.0, sync_timeout=5.0),
+    Settings(
+        data_dir=DATA,
+        jobs_per_minute=1e6,
+        jobs_burst=100_000,
+        preview_interval=0.0,
+        sync_timeout=5.0,
+        allowed_hosts=("testserver",),  # the Host header of schemathesis's ASGI client
+    ),
     stylize=FakeEngine(),
 )
 

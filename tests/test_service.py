@@ -264,7 +264,7 @@ def test_the_embedded_web_app_needs_no_worker_extra(tmp_path: Path) -> None:
         "from impasto.service.config import Settings\n"
         "from impasto.web import create_app\n"
         f"app = create_app(Settings(data_dir=Path({str(tmp_path)!r})))\n"
-        "with TestClient(app) as client:\n"
+        "with TestClient(app, base_url='http://127.0.0.1') as client:  # an allowed Host\n"
         "    assert client.get('/api/v1/health').status_code == 200\n"
         "    assert client.get('/').status_code == 200\n"
     )

@@ -6,6 +6,7 @@ import argparse
 import errno
 import os
 import socket
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,20 +69,28 @@ def run(args: argparse.Namespace) -> int:
 
     from ..service import logs
     from ..service.config import Settings
-    from ..web import create_app
+    from ..web import create_app, server
 
     logs.setup(args.log_level, node="web")  # text at a terminal, JSON lines otherwise
     settings = Settings.from_env(
         data_dir=args.data_dir, fast_workers=args.fast_workers, quality_workers=args.quality_workers
     )
+    served = server.served_host(args.host)
+    if served is not None and served not in settings.allowed_hosts:
+        settings = replace(settings, allowed_hosts=(*settings.allowed_hosts, served))
     app = create_app(settings)
     print(f"Impasto is serving on http://{args.host}:{args.port}/ (API docs: /docs); Ctrl+C stops it")
-    uvicorn.run(
+    if served is None and "IMPASTO_ALLOWED_HOSTS" not in os.environ:
+        names = ", ".join(settings.allowed_hosts)
+        print(f"It answers only for {names}: set IMPASTO_ALLOWED_HOSTS to the names it is reached by")
+    config = server.config(
         app,
+        settings,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         log_config=None,  # uvicorn's lines go through the same structured handler
         timeout_graceful_shutdown=15,
     )
+    uvicorn.Server(config).run()
     return 0

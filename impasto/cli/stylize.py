@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import signal
 import sys
 import threading
@@ -163,6 +164,9 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     from ..api import mode_options  # the engines (torch) load only when a command paints
 
     given = {n: getattr(args, n) for n in ENGINE_FLAGS if getattr(args, n) is not None}
+    for name, value in given.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise OptionsError(f"--{name.replace('_', '-')} must be a finite number, not {value}")
     misplaced = [n for n in given if n not in mode_options(args.mode)]
     if misplaced:
         flags = ", ".join("--" + n.replace("_", "-") for n in misplaced)
@@ -188,7 +192,12 @@ def parse_styles(args: argparse.Namespace) -> tuple[list[str], list[float] | Non
             raise OptionsError(
                 f"--style-weights must be numbers separated by commas, not {args.style_weights!r}"
             ) from None
-        return names, parsed
+        weights = list(parsed)
+    bad = [w for w in weights if w is not None and not math.isfinite(w)]
+    if bad:
+        raise OptionsError(f"style weights must be finite numbers, not {bad[0]}")
+    if args.style_weights:
+        return names, [w for w in weights if w is not None]
     if all(w is None for w in weights):
         return names, None
     return names, [1.0 if w is None else w for w in weights]

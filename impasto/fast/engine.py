@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .. import imageio
 from ..cache import atomic_write_bytes, cache_dir, sha256_bytes
 from ..device import select_device, select_dtype
 from ..errors import Cancelled, OptionsError
@@ -30,7 +31,7 @@ from .fusion import FUSIONS, Fusion, fuse, resize
 from .networks import STYLE_DIM, STYLE_SIZE, StylePredictor, Transformer
 from .weights import load_predictor, load_transformer, predictor_digest
 
-MIN_SIDE = 16
+MIN_SIDE = imageio.MIN_SIDE  # the smallest side painted
 #: Largest output painted in one piece per layer when ``tile_size`` is automatic (pixels).
 UNTILED_PIXELS = 2048 * 2048
 AUTO_TILE = 1024

@@ -6,6 +6,7 @@ painted and the content, style and total-variation losses read the features they
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from torch.nn import functional as F
 from ..device import select_device, select_dtype
 from ..errors import Cancelled, MemoryLimitError, OptionsError
 from ..fast import FastOptions, run_fast
-from ..imageio import load_image
+from ..imageio import MIN_SIDE, check_style_shape, load_image
 from ..progress import CancelToken, DoneEvent, IterationEvent, PreviewEvent, ProgressCallback, StageEvent
 from ..styles import Style
 from .backbones import VGGFeatures, load_backbone
@@ -111,11 +112,13 @@ def style_targets(
     encoder: Encoder, styles: list[Style], scale: Scale, opts: QualityOptions
 ) -> dict[str, Tensor]:
     """The blended Gram targets for this scale: each style seen at ``style_scale`` × the long side."""
-    side = min(MAX_STYLE_SIDE, max(16, round(scale.long_side * opts.style_scale)))
+    side = min(MAX_STYLE_SIDE, max(MIN_SIDE, round(scale.long_side * opts.style_scale)))
     grams = []
     with torch.no_grad():
         for style in styles:
-            img = resize(style.image, fit(style.image.size, side))
+            width, height = style.image.size  # a thin style: its short side no less than MIN_SIDE
+            long_side = max(side, math.ceil(MIN_SIDE * max(width, height) / min(width, height)))
+            img = resize(style.image, fit(style.image.size, long_side))
             feats = encoder(to_tensor(img, encoder.device), list(opts.style_layers))
             grams.append({k: gram(v) for k, v in feats.items()})
     return blend_grams(grams, [s.weight for s in styles])
@@ -307,6 +310,14 @@ def run_quality(
     opts = options or QualityOptions()
     if not styles:
         raise OptionsError("at least one style image is needed")
+    for style in styles:
+        check_style_shape(style.image.size, style.label)
+    painted = fit(content.size, opts.size)
+    if min(painted) < MIN_SIDE:
+        raise OptionsError(
+            f"content is {content.size[0]}x{content.size[1]}: painted at {opts.size} px it would be "
+            f"{painted[0]}x{painted[1]}; quality mode needs {MIN_SIDE} px or more a side"
+        )
     device = select_device(opts.device)
     dtype = select_dtype(opts.precision, device)
     plan = make_plan(

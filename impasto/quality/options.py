@@ -79,7 +79,8 @@ class QualityOptions:
                 raise OptionsError(
                     f"{len(self.style_layer_weights)} style layer weights for {len(self.style_layers)} layers"
                 )
-            if any(w < 0 for w in self.style_layer_weights) or sum(self.style_layer_weights) <= 0:
+            weights = self.style_layer_weights
+            if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
                 raise OptionsError("style layer weights must be non-negative and not all zero")
         if self.learning_rate is not None and not (0 < self.learning_rate <= 100):
             raise OptionsError(f"learning rate must be in (0, 100], not {self.learning_rate}")

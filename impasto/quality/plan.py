@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import OptionsError
+from ..imageio import MIN_SIDE
 
 MIN_STEPS = 3  # every scale gets at least this many iterations, when the budget allows
 
@@ -69,8 +70,12 @@ def make_plan(
     if ratio <= 1:
         raise OptionsError("the scale ratio must be above 1")
     sizes = [size]
-    if multiscale:
-        while sizes[-1] / ratio >= min_size * 0.99 and len(sizes) < iterations:
+    if multiscale:  # coarser scales, as long as a thin picture stays paintable at them
+        while (
+            sizes[-1] / ratio >= min_size * 0.99
+            and len(sizes) < iterations
+            and min(fit(content_size, round(sizes[-1] / ratio))) >= MIN_SIDE
+        ):
             sizes.append(round(sizes[-1] / ratio))
     sizes.reverse()
     shares = [growth ** (len(sizes) - 1 - i) for i in range(len(sizes))]

@@ -49,6 +49,13 @@ def _env_days(name: str) -> float | None:
     return days
 
 
+def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service can be told; :meth:`from_env` reads the environment."""
@@ -78,6 +85,10 @@ class Settings:
     blob_store: str = "auto"  # "files", "database", or "auto": database when a broker is set
     visibility_timeout: float = 900.0  # seconds before a dead worker's job is redelivered
     lease_seconds: float = 30.0  # a running job's lease in Redis, renewed every third of it
+    # Host names the web app answers for (``*``: any); ``impasto serve`` adds the address it serves on
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
+    header_timeout: float = 10.0  # seconds a client may take to send a request's headers
+    body_timeout: float = 120.0  # seconds a client may take to send a request's body
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -109,6 +120,9 @@ class Settings:
             blob_store=os.environ.get("IMPASTO_BLOB_STORE") or cls.blob_store,
             visibility_timeout=_env_float("IMPASTO_VISIBILITY_TIMEOUT", cls.visibility_timeout),
             lease_seconds=_env_float("IMPASTO_LEASE_SECONDS", cls.lease_seconds),
+            allowed_hosts=_env_list("IMPASTO_ALLOWED_HOSTS", cls.allowed_hosts),
+            header_timeout=_env_float("IMPASTO_HEADER_TIMEOUT", cls.header_timeout),
+            body_timeout=_env_float("IMPASTO_BODY_TIMEOUT", cls.body_timeout),
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import InvalidInput, OptionsError, RateLimited, Unavailable
+from ..imageio import check_paintable, check_style_shape, image_size
 from . import gallery, jobs
 from .jobs import JobNotFound, JobOptions, StyleRef, create_job, get_job, resolve_style, store_image
 from .models import Job
@@ -43,7 +44,8 @@ def options_from(values: Mapping[str, Any]) -> JobOptions:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidInput(
-            f"{where}: {first['msg']}", exc.errors(include_url=False, include_context=False)
+            f"{where}: {first['msg']}",
+            exc.errors(include_url=False, include_context=False, include_input=False),
         ) from None
 
 
@@ -68,6 +70,10 @@ def submit(rt: Runtime, sub: Submission, client: str, *, parent_id: str | None =
     contents = sub.contents
     if sub.content_url:
         contents = [(rt.fetcher.fetch(sub.content_url), sub.content_url.rsplit("/", 1)[-1][:80] or "photo")]
+    for data, name in contents:  # from the header alone, before anything is decoded or stored
+        check_paintable(image_size(data, name), sub.options.size, name)
+    if sub.style is not None:
+        check_style_shape(image_size(sub.style, "style picture"), "style picture")
     with rt.pins.hold() as pin:  # until the jobs' rows refer to them (no deletion can take them)
         stored = [
             (store_image(rt.store, data, max_pixels=settings.max_pixels, label=name, pin=pin)[0], name)
@@ -104,6 +110,9 @@ def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str) -> 
     source = get_job(rt.db, job_id)
     changed = {k: v for k, v in changes.items() if k in OPTION_FIELDS}
     options = options_from({**source.options, **changed}).for_mode()
+    if rt.store.exists(source.content_sha):  # a deleted photo is refused below
+        photo = rt.store.get(source.content_sha)
+        check_paintable(image_size(photo, source.content_name), options.size, source.content_name)
     _room_in_queue(rt, options.mode, 1)
     _take(rt, client)
     if source.style_sha is None and gallery.find(rt.db, source.style_name) is None:
@@ -142,6 +151,7 @@ def queue(rt: Runtime, jobs: list[Job]) -> None:
 
 def add_to_gallery(rt: Runtime, title: str, data: bytes) -> gallery.GalleryEntry:
     """Store a picture and save it to the gallery under ``title``."""
+    check_style_shape(image_size(data, "style picture"), "style picture")
     with rt.pins.hold() as pin:
         label, limit = "style picture", rt.settings.max_pixels
         sha, _ = store_image(rt.store, data, max_pixels=limit, label=label, pin=pin)

@@ -2,8 +2,9 @@
 
 Only ``http``/``https``; the host name is resolved here and *every* address must be public
 (private, loopback, link-local, multicast, reserved and unspecified ones are refused unless an
-operator allow-lists a network); the connection then goes to the checked address, so a second DNS
-answer cannot swap it. Redirects are followed by hand and each hop is checked again. Time and size
+operator allow-lists a network; IPv6 addresses that carry an IPv4 one, mapped, 6to4, Teredo or
+NAT64, are judged by that address too); the connection then goes to the checked address, so a
+second DNS answer cannot swap it. Redirects are followed by hand and each hop is checked again. Time and size
 are bounded.
 """
 
@@ -39,9 +40,26 @@ def system_resolver(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known NAT64 prefix: the last 32 bits are IPv4
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: IPv4-mapped, 6to4 (2002::/16, where a relay
+    delivers to the embedded address), Teredo (2001::/32: server and client) and NAT64."""
+    found = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if address in NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 def is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return is_public(address.ipv4_mapped)
+        if not all(is_public(a) for a in embedded_ipv4(address)):
+            return False
     return not (
         address.is_private
         or address.is_loopback

@@ -15,6 +15,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
@@ -25,7 +26,7 @@ from ..service.config import Settings
 from ..service.jobs import Stylize
 from ..service.runtime import Runtime
 from ..service.urlfetch import UrlFetcher
-from . import pages, routes
+from . import guards, pages, routes
 from .errors import headers_for, status_for
 from .pages import error_page
 
@@ -67,7 +68,7 @@ class BodyLimit:
 
 
 class SecurityHeaders:
-    """``nosniff``, no framing, a strict-ish CSP; and refuse cross-site form posts (CSRF)."""
+    """``nosniff``, no framing, a strict-ish CSP (cross-site requests: :mod:`.guards`)."""
 
     CSP = (
         "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
@@ -81,14 +82,6 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        origin = headers.get(b"origin")
-        if scope["method"] not in ("GET", "HEAD", "OPTIONS") and origin and origin != b"null":
-            host = origin.split(b"://", 1)[-1]
-            if host != headers.get(b"host"):
-                await _json(403, "cross-site request refused", "forbidden")(scope, receive, send)
-                return
-
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 extra = [
@@ -172,6 +165,7 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
         docs_url=None,  # served below from the package's own copy of Swagger UI, not a CDN
         redoc_url=None,
+        redirect_slashes=False,  # guards.SlashRedirect does it with a relative Location
     )
     app.state.runtime = runtime
 
@@ -210,6 +204,11 @@ def create_app(
     app.include_router(pages.router)
     _offline_docs(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_exception_handler(ClientDisconnect, guards.client_went_away)
+    app.add_middleware(guards.BodyDeadline, seconds=settings.body_timeout)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(guards.SameOrigin)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(guards.SlashRedirect)
+    app.add_middleware(guards.AllowedHosts, hosts=settings.allowed_hosts)  # outermost: before anything
     return app

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from PIL import Image
 
-from ..imageio import encode_image
+from ..imageio import encode_image, open_image
 from ..service import gallery
 from ..service.jobs import get_job, thumbnail
 from ..service.models import Job
@@ -56,7 +56,7 @@ THUMBS = ThumbCache()
 def image_mime(data: bytes) -> str:
     """The MIME type found by decoding the header (stored blobs were validated on the way in)."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with open_image(io.BytesIO(data)) as img:
             return Image.MIME.get(img.format or "", "application/octet-stream")
     except Exception:
         return "application/octet-stream"
@@ -81,7 +81,7 @@ def image_response(
         if image_mime(data) == f"image/{fmt}":
             body = data
         else:
-            img = Image.open(io.BytesIO(data)).convert("RGB")
+            img = open_image(io.BytesIO(data)).convert("RGB")
             body = encode_image(img, "PNG" if fmt == "png" else "JPEG", 95)
         mime = f"image/{fmt}"
     else:

@@ -11,6 +11,7 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.TOO_LARGE: 413,
     ErrorKind.RATE_LIMITED: 429,
     ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.TIMEOUT: 408,
 }
 
 

@@ -23,6 +23,7 @@ from ..service.runtime import Runtime
 from ..service.store import BlobNotFound
 from .deps import IMMUTABLE, ImageKind, client_id, image_response, job_image, runtime
 from .forms import decode_b64, from_form, from_json, read_upload
+from .jsonbody import LimitedJSONRoute
 from .schemas import (
     ErrorOut,
     HealthOut,
@@ -42,12 +43,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         400: "malformed request body",
         404: "no such job or image",
         409: "not allowed in the job's state",
+        408: "the request body did not arrive in time",
         413: "body or image too large",
         422: "bad input",
         429: "too many jobs",
     }.items()
 }
-router = APIRouter(prefix="/api/v1", responses=ERRORS)
+router = APIRouter(prefix="/api/v1", responses=ERRORS, route_class=LimitedJSONRoute)
 RT = Annotated[Runtime, Depends(runtime)]
 JobId = Annotated[str, Path(min_length=1, max_length=64, description="the job's id")]
 POLL = 0.25
@@ -107,10 +109,7 @@ async def create_jobs(request: Request, rt: RT) -> JSONResponse:
 
 
 async def _json_body(request: Request, model: type[JobCreate] | type[StyleCreate]) -> dict[str, Any]:
-    try:
-        raw = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidInput("the body is not valid JSON") from None
+    raw = await request.json()  # parsed by LimitedJSONRoute: depth and number limits
     if not isinstance(raw, dict):
         raise InvalidInput("the body must be a JSON object")
     try:
