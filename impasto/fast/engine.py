@@ -144,8 +144,13 @@ def run_fast(
     options: FastOptions,
     progress: ProgressCallback,
     cancel: CancelToken | None,
+    vector: np.ndarray | None = None,
 ) -> Image.Image:
-    """Paint ``content`` with the blended style vector of ``styles`` in one feed-forward pass."""
+    """Paint ``content`` with the blended style vector of ``styles`` in one feed-forward pass.
+
+    ``vector`` is a style vector from :func:`blend_vectors` computed beforehand: video paints every
+    frame with the one vector (steadier than one per frame, and no per-frame analysis).
+    """
     start = time.perf_counter()
     if not styles:
         raise OptionsError("at least one style image is needed")
@@ -160,7 +165,9 @@ def run_fast(
     progress(StageEvent("loading", "fast-mode networks"))
     _, transformer, _ = _networks(device, dtype)
     progress(StageEvent("analysing style", f"{len(styles)} style(s), strength {options.strength:g}"))
-    vec = blend_vectors(styles, content, float(options.strength), str(device))
+    if vector is None:
+        vector = blend_vectors(styles, content, float(options.strength), str(device))
+    vec = vector
     _check(cancel)
 
     tile = _tile_for(options, width, height)
