@@ -53,8 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     p.add_argument(
         "--stability",
         type=float,
-        default=0.7,
-        help="0..1: share of the previous painted frame kept where the motion is trusted (default 0.7)",
+        help="0..1: share of the previous painted frame kept where the motion is trusted (default 0.8)",
     )
     p.add_argument("--no-flow", dest="flow", action="store_false", help="paint every frame on its own")
     p.add_argument("--crf", type=int, default=20, help="H.264 quality, 0 (lossless) to 51 (default 20)")
@@ -105,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         flags = ", ".join("--" + n.replace("_", "-") for n in misplaced)
         raise OptionsError(f"{flags} do(es) not apply to {args.mode} mode")
     options.update({n: v for n, v in given.items() if v is not None})
+    if args.stability is not None:
+        options["stability"] = args.stability
     base = VideoLimits.from_env()
     limits = VideoLimits(
         max_seconds=args.max_seconds if args.max_seconds is not None else base.max_seconds,
@@ -122,7 +123,6 @@ def run(args: argparse.Namespace) -> int:
             mode=args.mode,
             style_weights=weights,
             preserve_color=args.preserve_color,
-            stability=args.stability,
             flow=args.flow,
             size=args.size,
             crf=args.crf,

@@ -44,7 +44,8 @@ class Motion:
 
     def warp(self, previous: np.ndarray) -> np.ndarray:
         """The previous frame (any H×W×C image) moved onto the current one."""
-        return cv2.remap(previous, self.map_x, self.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # bicubic: bilinear warps blur a little, and the blur would build up from frame to frame
+        return cv2.remap(previous, self.map_x, self.map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
 class FlowEstimator:
@@ -88,10 +89,8 @@ class FlowEstimator:
 
 def blend(painted: np.ndarray, warped: np.ndarray, mask: np.ndarray, stability: float) -> np.ndarray:
     """Keep ``stability`` × mask of the warped previous painting, the fresh painting elsewhere."""
-    alpha = (mask * np.float32(stability))[..., None]
-    out = painted.astype(np.float32)
-    out += alpha * (warped.astype(np.float32) - out)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    alpha = mask * np.float32(stability)
+    return cv2.blendLinear(warped, painted, alpha, 1.0 - alpha)
 
 
 class Stabilizer:

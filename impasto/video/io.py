@@ -274,7 +274,7 @@ class VideoWriter:
         fps: Fraction,
         audio: Any | None = None,
         crf: int = 20,
-        preset: str = "medium",
+        preset: str = "veryfast",
     ) -> None:
         self.path = Path(path)
         self.format = output_format(self.path)

@@ -38,7 +38,7 @@ from .io import VideoLimits, VideoReader, VideoWriter, even_size, output_format
 from .workdir import WorkFolder, file_key
 
 #: Default share of the warped previous painting kept where the flow is trusted.
-DEFAULT_STABILITY = 0.7
+DEFAULT_STABILITY = 0.8
 #: Quality mode paints each frame for seconds to minutes: only short clips (frames).
 MAX_QUALITY_FRAMES = 250
 #: Quality mode, frames after the first: iterations refining the warped previous painting.
