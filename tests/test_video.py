@@ -316,22 +316,37 @@ def test_cancel_stops_and_a_rerun_paints_only_the_missing_frames(tmp_path: Path)
     assert impasto.stylize_video(clip, "udnie", out, work_dir=work, stability=0.3).painted == 10
 
 
-def test_a_killed_run_resumes_without_repainting(tmp_path: Path) -> None:
-    clip = make_clip(tmp_path / "in.mp4", [shapes(i, 160, 120) for i in range(40)])
-    out, work = tmp_path / "out.mp4", tmp_path / "work"
+def _start_and_stop(cmd: list[str], work: Path, frames: int, sig: signal.Signals) -> subprocess.Popen[str]:
+    """Run ``cmd`` until ``work`` holds ``frames`` painted frames, then send ``sig``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "impasto", "video", str(clip), "udnie", "-o", str(out), "-q"]
-    proc = subprocess.Popen([*cmd, "--work-dir", str(work)], env=env, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300
-        while len(list(work.glob("frame-*.jpg"))) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        while len(list(work.glob("frame-*.jpg"))) < frames and proc.poll() is None:
+            assert time.monotonic() < deadline, "no painted frames after 300 s"
             time.sleep(0.05)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        proc.send_signal(signal.SIGKILL)
+        assert proc.poll() is None, f"the run ended before it could be stopped: {proc.stderr}"
+        proc.send_signal(sig)
+        proc.wait(timeout=120)
     finally:
-        proc.wait(timeout=60)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc
+
+
+def test_ctrl_c_and_a_killed_run_resume_without_repainting(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", [shapes(i, 160, 120) for i in range(40)])
+    out, work = tmp_path / "out.mp4", tmp_path / "out.mp4.frames"
+    cmd = [sys.executable, "-m", "impasto", "video", str(clip), "udnie", "-o", str(out), "-q"]
+    interrupted = _start_and_stop(cmd, work, 2, signal.SIGINT)
+    assert interrupted.returncode == 130
+    assert interrupted.stderr is not None and "run the same command to resume" in interrupted.stderr.read()
+    assert not out.exists() and not list(tmp_path.glob(".out.mp4*"))
+    before = len(list(work.glob("frame-*.jpg")))
+    _start_and_stop(cmd, work, before + 2, signal.SIGKILL)  # a worker killed outright
     kept = len(list(work.glob("frame-*.jpg")))
-    assert 3 <= kept < 40 and not out.exists()
+    assert before + 2 <= kept < 40 and not out.exists()
     result = impasto.stylize_video(clip, "udnie", out, work_dir=work)
     assert (result.frames, result.painted) == (40, 40 - kept)
 
