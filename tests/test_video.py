@@ -32,11 +32,6 @@ from impasto.video.flow import FlowEstimator, gray
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _own_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IMPASTO_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
 def shapes(index: int, width: int = 64, height: int = 48) -> np.ndarray:
     """A square moving right over a diagonal gradient, with a red marker in the top-left corner."""
     ys, xs = np.mgrid[0:height, 0:width]
