@@ -23,6 +23,7 @@ from PIL import Image
 
 import impasto
 from impasto.cli import main
+from impasto.cli import video as cli_video
 from impasto.errors import Cancelled, OptionsError, VideoError
 from impasto.progress import CancelToken, Event, IterationEvent, PreviewEvent
 from impasto.video import FlickerMeter, VideoLimits, VideoReader
@@ -330,20 +331,32 @@ def _start_and_stop(cmd: list[str], work: Path, frames: int, sig: signal.Signals
     return proc
 
 
-def test_ctrl_c_and_a_killed_run_resume_without_repainting(tmp_path: Path) -> None:
-    clip = make_clip(tmp_path / "in.mp4", [shapes(i, 160, 120) for i in range(40)])
+def test_ctrl_c_and_a_killed_run_resume_without_repainting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = make_clip(tmp_path / "in.mp4", [shapes(i, 128, 96) for i in range(24)])
     out, work = tmp_path / "out.mp4", tmp_path / "out.mp4.frames"
-    cmd = [sys.executable, "-m", "impasto", "video", str(clip), "udnie", "-o", str(out), "-q"]
-    interrupted = _start_and_stop(cmd, work, 2, signal.SIGINT)
-    assert interrupted.returncode == 130
-    assert interrupted.stderr is not None and "run the same command to resume" in interrupted.stderr.read()
+    argv = ["video", str(clip), "udnie", "-o", str(out)]
+    real_bar = cli_video.FrameBar.__call__
+
+    def ctrl_c_at_frame_two(self: cli_video.FrameBar, event: Event) -> None:
+        real_bar(self, event)
+        if isinstance(event, IterationEvent) and event.step == 2:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as mp:
+        mp.setattr(cli_video.FrameBar, "__call__", ctrl_c_at_frame_two)
+        assert main(argv) == 130
+    assert "run the same command to resume" in capsys.readouterr().err
     assert not out.exists() and not list(tmp_path.glob(".out.mp4*"))
     before = len(list(work.glob("frame-*.jpg")))
-    _start_and_stop(cmd, work, before + 2, signal.SIGKILL)  # a worker killed outright
+    assert before == 2
+    # a worker killed outright, in another process
+    _start_and_stop([sys.executable, "-m", "impasto", *argv, "-q"], work, before + 2, signal.SIGKILL)
     kept = len(list(work.glob("frame-*.jpg")))
-    assert before + 2 <= kept < 40 and not out.exists()
+    assert before + 2 <= kept < 24 and not out.exists()
     result = impasto.stylize_video(clip, "udnie", out, work_dir=work)
-    assert (result.frames, result.painted) == (40, 40 - kept)
+    assert (result.frames, result.painted) == (24, 24 - kept)
 
 
 def test_flow_warps_the_previous_frame_onto_the_current_one(photo: Image.Image) -> None:
