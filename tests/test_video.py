@@ -152,13 +152,18 @@ def test_every_fast_option_with_a_gif_in_and_out(tmp_path: Path, starry: Image.I
     assert times == pytest.approx([i / 10 for i in range(6)], abs=0.011)
 
 
-def test_webm_in_mp4_out_and_variable_frame_rate_timing_kept(tmp_path: Path) -> None:
+def test_webm_and_mov_in_mp4_out_and_variable_frame_rate_timing_kept(tmp_path: Path) -> None:
     webm = make_clip(
         tmp_path / "in.webm", [shapes(i) for i in range(5)], fps=10, codec="libvpx-vp9", audio="libopus"
     )
     result = impasto.stylize_video(webm, "udnie", tmp_path / "from-webm.mp4", flow=False)
     info, frames, _ = read(result.path)
     assert (len(frames), info["audio"], result.audio) == (5, "opus", "copied")
+
+    mov = make_clip(tmp_path / "in.mov", [shapes(i) for i in range(3)], audio="pcm_s16le")
+    result = impasto.stylize_video(mov, "udnie", tmp_path / "from-mov.mp4", flow=False)
+    info, frames, _ = read(result.path)  # MP4 cannot hold PCM: the sound is re-encoded, not lost
+    assert (len(frames), info["audio"], result.audio) == (3, "aac", "re-encoded (pcm_s16le → aac)")
 
     times = [0.0, 0.1, 0.15, 0.4, 0.45, 0.9]  # a phone's variable frame rate
     vfr = make_clip(tmp_path / "vfr.mp4", [shapes(i) for i in range(6)], times=times)
