@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from PIL import Image
 
@@ -24,9 +24,6 @@ from .imageio import ImageInput, load_image, save_image
 from .progress import CancelToken, ProgressCallback, ignore
 from .quality import QualityOptions, run_quality
 from .styles import Style, StyleSpec, resolve_styles
-
-if TYPE_CHECKING:
-    from .video import VideoResult
 
 Mode = Literal["quality", "fast"]
 MODES: tuple[Mode, ...] = ("quality", "fast")
@@ -117,16 +114,6 @@ def transfer_style(
     return picture
 
 
-def stylize_video(
-    source: str | os.PathLike[str], style: StyleSpec, output: str | os.PathLike[str], **options: Any
-) -> VideoResult:
-    """Paint a clip frame by frame, steadied along the optical flow: see
-    :func:`impasto.video.stylize_video` for the options (fast mode by default)."""
-    from .video import stylize_video as run
-
-    return run(source, style, output, **options)
-
-
 __all__ = [
     "ENGINE_OPTIONS",
     "MODES",
@@ -136,6 +123,5 @@ __all__ = [
     "mode_options",
     "modes_of",
     "stylize",
-    "stylize_video",
     "transfer_style",
 ]

@@ -14,6 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..errors import OptionsError
 from ..progress import Event, IterationEvent
 from .stylize import parse_styles
 
@@ -90,8 +91,7 @@ class FrameBar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import OptionsError
-    from ..video import VideoLimits, stylize_video
+    from ..video import VideoLimits, stylize_video  # PyAV, OpenCV and the engines (torch)
 
     names, weights = parse_styles(args)
     options: dict[str, Any] = {"device": args.device, "precision": args.precision}

@@ -32,7 +32,7 @@ OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".gif": "gif"}
 #: Containers FFmpeg opens that are still images, not clips.
 STILL_FORMATS = ("image2", "_pipe", "tiff", "bmp")
 
-AudioSink = Callable[[av.Packet], None]
+AudioSink = Callable[[Any], None]  # an av.Packet of the audio track
 
 
 def _env_number(name: str, default: float) -> float:

@@ -20,9 +20,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .. import color
+from .. import color, gallery
 from ..api import MODES, prepare_colors
+from ..device import select_device
 from ..errors import Cancelled, OptionsError, VideoError
+from ..fast import FastOptions, blend_vectors, run_fast
+from ..fast.engine import image_key
 from ..progress import (
     CancelToken,
     DoneEvent,
@@ -32,6 +35,7 @@ from ..progress import (
     StageEvent,
     ignore,
 )
+from ..quality import QualityOptions, run_quality
 from ..styles import Style, StyleSpec, resolve_styles
 from .flow import Stabilizer
 from .io import VideoLimits, VideoReader, VideoWriter, even_size, output_format
@@ -81,12 +85,8 @@ class FramePainter:
         self.vector: np.ndarray | None = None
         self.engine_styles: list[Style] | None = None
         if mode == "fast":
-            from ..fast import FastOptions
-
             self.options: Any = _check_options(FastOptions, mode, {**options, "size": None})
         else:
-            from ..quality import QualityOptions
-
             if color_mode != "none":
                 options = {"init": "content", **options}
             self.options = _check_options(QualityOptions, mode, options)
@@ -100,9 +100,6 @@ class FramePainter:
         """Colour-prepare the styles against the first frame and fix the style vector."""
         _, self.engine_styles = prepare_colors(photo, self.styles, self.color_mode)
         if self.mode == "fast":
-            from ..device import select_device
-            from ..fast import blend_vectors
-
             device = str(select_device(self.options.device))
             photo_for_vector = color.prepare(photo, [], self.color_mode)[0]
             self.vector = blend_vectors(
@@ -116,14 +113,10 @@ class FramePainter:
         assert self.engine_styles is not None
         engine_photo = color.prepare(photo, [], self.color_mode)[0]
         if self.mode == "fast":
-            from ..fast import run_fast
-
             painted = run_fast(
                 engine_photo, self.engine_styles, self.options, ignore, self.cancel, self.vector
             )
         else:
-            from ..quality import run_quality
-
             size = max(photo.size)
             if init is None:
                 opts = dataclasses.replace(self.options, size=size)
@@ -195,7 +188,7 @@ def stylize_video(
         raise OptionsError(f"size must be a whole number of pixels from 16 to 8192, got {size!r}")
     output_format(output)
     color_mode = color.check_mode(preserve_color)
-    styles = resolve_styles(style, style_weights)
+    styles = resolve_styles(style, style_weights, by_name=gallery.style)
     painter = FramePainter(mode, styles, color_mode, options, cancel)
     limits = limits or VideoLimits.from_env()
 
@@ -276,10 +269,6 @@ def stylize_video(
 
 
 def _style_key(style: Style) -> str:
-    if style.gallery_name is not None:
-        return f"gallery:{style.gallery_name}"
-    from ..fast.engine import image_key
-
     return image_key(style.image)
 
 
