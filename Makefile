@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA ?= ./data
 
-.PHONY: install install-web run test lint services bench constraints clean
+.PHONY: install install-web run test lint services bench constraints clean video-example
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -44,6 +44,10 @@ test: lint services
 # Refresh constraints.txt from the dev environment after changing dependencies (then run `make test`).
 constraints: $(VENV)/.dev
 	$(PY) -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^impasto' | sed 's/+cpu$$//' > constraints.txt
+
+# The README's video example (docs/video-example.*): a pan over Tübingen, painted.
+video-example: $(VENV)/.dev
+	$(PY) docs/video_example.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -12,12 +12,17 @@ from .progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEven
 
 if TYPE_CHECKING:
     from .api import stylize, transfer_style
+    from .video import stylize_video
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    """``impasto.stylize`` and ``impasto.transfer_style``, loaded on first use."""
+    """``impasto.stylize``, ``impasto.stylize_video`` and ``impasto.transfer_style``, loaded on first use."""
+    if name == "stylize_video":  # PyAV and OpenCV, loaded for video only
+        from . import video
+
+        return video.stylize_video
     if name in ("stylize", "transfer_style"):
         # the engines import torch, which takes seconds: `import impasto`, `impasto --help` and
         # the commands that paint nothing do without it
@@ -39,5 +44,6 @@ __all__ = [
     "load_image",
     "save_image",
     "stylize",
+    "stylize_video",
     "transfer_style",
 ]

@@ -12,6 +12,7 @@ with status 2, the web layer turns its :attr:`~ImpastoError.kind` into a status 
     ├── WeightsError            pretrained weights missing or corrupt
     ├── Cancelled               a run was cancelled before it made a picture
     ├── MissingExtraError       a command needs an extra that is not installed (impasto[web], ...)
+    ├── VideoError              a clip cannot be read or written, or is over the video limits
     ├── InvalidInput            a request's fields do not validate, with per-field details
     ├── NotFound                kind: not_found
     ├── Conflict                kind: conflict (not allowed in the current state)
@@ -69,6 +70,10 @@ class Cancelled(ImpastoError):
 
 class MissingExtraError(ImpastoError):
     """A command needs an optional part of Impasto that is not installed (``impasto[web]``, ...)."""
+
+
+class VideoError(ImpastoError):
+    """A clip could not be read or written, or is over the video limits."""
 
 
 class InvalidInput(ImpastoError):

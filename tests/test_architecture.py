@@ -24,6 +24,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "impasto"
 LAZY = {
     ("__init__.py", ""),  # `from . import api`: stylize loads the engines (torch) on first use
     ("cli/stylize.py", "api"),
+    ("cli/video.py", "video"),  # PyAV, OpenCV and the engines, loaded by `impasto video` only
     ("cli/gallery.py", ""),
     ("cli/gallery.py", "sheet"),
     ("cli/weights.py", "quality.backbones"),

@@ -17,6 +17,7 @@ from ..errors import ImpastoError
 #: Modules that add sub-commands; each has ``register(subparsers) -> None``.
 COMMAND_MODULES = [
     "impasto.cli.stylize",
+    "impasto.cli.video",
     "impasto.cli.weights",
     "impasto.cli.gallery",
     "impasto.cli.serve",

@@ -198,9 +198,14 @@ def run_fast(
     options: FastOptions,
     progress: ProgressCallback,
     cancel: CancelToken | None,
+    vector: np.ndarray | None = None,
 ) -> Image.Image:
     """Paint ``content`` with the blended style vector of ``styles``: one feed-forward pass at the
-    brush's working size (plus one at full size for ``fusion="paint"``), fused to the output size."""
+    brush's working size (plus one at full size for ``fusion="paint"``), fused to the output size.
+
+    ``vector`` is a style vector from :func:`blend_vectors` computed beforehand: video paints every
+    frame with the one vector (steadier than one per frame, and no per-frame analysis).
+    """
     start = time.perf_counter()
     if not styles:
         raise OptionsError("at least one style image is needed")
@@ -215,7 +220,9 @@ def run_fast(
     progress(StageEvent("loading", "fast-mode networks"))
     _, transformer, _ = _networks(device, dtype)
     progress(StageEvent("analysing style", f"{len(styles)} style(s), strength {options.strength:g}"))
-    vec = blend_vectors(styles, content, float(options.strength), str(device))
+    if vector is None:
+        vector = blend_vectors(styles, content, float(options.strength), str(device))
+    vec = vector
     _check(cancel)
 
     work_w, work_h = working_size(options.brush, width, height)
