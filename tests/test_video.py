@@ -285,14 +285,16 @@ def test_cli_paints_a_clip_and_errors_are_one_line(
 ) -> None:
     clip = make_clip(tmp_path / "in.mp4", [shapes(i) for i in range(4)], audio="aac")
     out = tmp_path / "out.mp4"
-    assert main(["video", str(clip), "udnie", "-o", str(out), "-q", "--strength", "0.8"]) == 0
+    options = ["-q", "--strength", "0.8", "--brush", "broad"]
+    assert main(["video", str(clip), "udnie", "-o", str(out), *options]) == 0
     printed = capsys.readouterr().out
     assert "4 frames" in printed and "audio copied" in printed
     assert len(read(out)[1]) == 4 and not (tmp_path / "out.mp4.frames").exists()
     assert main(["video", str(tmp_path / "nope.mp4"), "udnie", "-o", str(out)]) == 2
     assert main(["video", str(clip), "udnie", "-o", str(out), "--iterations", "3"]) == 2
+    assert main(["video", str(clip), "udnie", "-o", str(out), "--mode", "quality", "--brush", "fine"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all(line.startswith("impasto: error:") for line in err)
+    assert len(err) == 3 and all(line.startswith("impasto: error:") for line in err)
 
 
 def test_cancel_stops_and_a_rerun_paints_only_the_missing_frames(tmp_path: Path) -> None:

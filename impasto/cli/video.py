@@ -50,6 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     )
     p.add_argument("--strength", type=float, help="fast mode: 0 (clip's own style) to 1 (full style)")
     p.add_argument("--tile-size", type=int, help="fast mode: tile size in px for large frames")
+    p.add_argument(
+        "--brush",
+        help="fast mode: size of the marks relative to the frame: fine, medium (default), broad, "
+        "a number from 0 (fine) to 1 (broad), or native",
+    )
     p.add_argument("--iterations", type=int, help="quality mode: iterations per frame after the first")
     p.add_argument(
         "--stability",
@@ -100,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
     names, weights = parse_styles(args)
     options: dict[str, Any] = {"device": args.device, "precision": args.precision}
-    fast_only = {"strength": args.strength, "tile_size": args.tile_size}
+    fast_only = {"strength": args.strength, "tile_size": args.tile_size, "brush": args.brush}
     quality_only = {"iterations": args.iterations}
     given = fast_only if args.mode == "fast" else quality_only
     wrong = quality_only if args.mode == "fast" else fast_only
