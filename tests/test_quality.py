@@ -169,8 +169,8 @@ def test_init_from_a_fast_mode_draft_starts_stylised(photo: Image.Image, starry:
     ],
 )
 def test_colour_preserving_paintings_start_from_the_photo(
-    photo: Image.Image, starry: Image.Image, preserve: str, init: dict, drafts: bool
-) -> None:  # type: ignore[type-arg]
+    photo: Image.Image, starry: Image.Image, preserve: str, init: dict[str, Any], drafts: bool
+) -> None:
     """Paintings start from the photo unless a fast-mode draft is asked for; colour-preserving ones
     always do by default (fast mode paints in colours of its own, which would leak into the palette)."""
     events: list[Event] = []
@@ -233,9 +233,7 @@ def test_a_size_that_will_not_fit_is_refused_naming_the_largest(
 
 def test_transfer_style_saves(tmp_path: Path) -> None:
     out = tmp_path / "out.jpg"
-    img = impasto.transfer_style(
-        CONTENT / "sailboat.jpg", STYLE / "udnie.jpg", out, **TINY
-    )
+    img = impasto.transfer_style(CONTENT / "sailboat.jpg", STYLE / "udnie.jpg", out, **TINY)
     assert Image.open(out).size == img.size == (64, 64)
 
 

@@ -41,14 +41,14 @@ def gaussian_features(
     z = z - z.mean(0)
     cov = z.T @ z / n
     z = z @ torch.linalg.inv(torch.linalg.cholesky(cov)).T  # whitened: mean 0, covariance I exactly
-    x = (z * std) @ rotation.T + mean
+    x: torch.Tensor = (z * std) @ rotation.T + mean
     return x.T.float().reshape(1, len(mean), 1, n)
 
 
 def rotation(c: int, seed: int = 0) -> torch.Tensor:
-    q, _ = torch.linalg.qr(
+    q: torch.Tensor = torch.linalg.qr(
         torch.randn(c, c, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    )
+    )[0]
     return q
 
 

@@ -133,7 +133,8 @@ def sqrtm_psd(matrix: Tensor) -> Tensor:
     """Square root of a symmetric positive semi-definite matrix by eigendecomposition."""
     with single_threaded():
         values, vectors = torch.linalg.eigh(matrix.double())
-    return ((vectors * values.clamp(min=0).sqrt()) @ vectors.T).to(matrix.dtype)
+    root: Tensor = (vectors * values.clamp(min=0).sqrt()) @ vectors.T
+    return root.to(matrix.dtype)
 
 
 class W2Loss(LayerwiseStyleLoss):
@@ -178,7 +179,8 @@ class W2Loss(LayerwiseStyleLoss):
             eigen = torch.linalg.eigvalsh((inner + inner.T) / 2)
         cross = eigen.clamp(min=self.ridges[layer] ** 2).sqrt().sum()
         dist = (mean - self.means[layer]).pow(2).sum() + torch.trace(cov) + torch.trace(self.covs[layer])
-        return (dist - 2 * cross).clamp(min=0) * self.scales[layer]
+        loss: Tensor = (dist - 2 * cross).clamp(min=0) * self.scales[layer]
+        return loss
 
 
 def blend_moments(
@@ -218,7 +220,8 @@ class SlicedLoss(LayerwiseStyleLoss):
 
     def directions(self, channels: int, count: int, device: torch.device) -> Tensor:
         d = torch.randn(channels, count, generator=self.generator)
-        return (d / d.norm(dim=0, keepdim=True)).to(device)
+        unit: Tensor = d / d.norm(dim=0, keepdim=True)
+        return unit.to(device)
 
     def layer_loss(self, layer: str, features: Tensor) -> Tensor:
         x = rows(features)
