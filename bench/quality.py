@@ -244,7 +244,8 @@ def sheet(args: argparse.Namespace) -> None:
                     saved.parent.mkdir(parents=True, exist_ok=True)
                     image.save(saved)
             s = evaluator.score(image, photo, painting)
-            put(image, row, col, f"{wall:.0f}s g{s['style_gram']:.3f} w{s['style_w2']:.3f}")
+            took = f"{wall:.0f}s " if wall == wall else ""  # nan: reused, not timed
+            put(image, row, col, f"{took}g{s['style_gram']:.3f} w{s['style_w2']:.3f}")
             print(
                 f"{photo_path.stem:10s} {style_name:14s} {kind:10s} plan {plan:24s} "
                 f"wall {wall:6.1f} s  gram {s['style_gram']:.4f}  w2 {s['style_w2']:.4f}  "
