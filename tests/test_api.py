@@ -418,6 +418,7 @@ def test_openapi_document(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
+
 def _create_n(client: TestClient, n: int, mode: str = "fast") -> Any:
     photos = [("content", (f"p{i}.png", png(40, 30, (i, 2, 3)), "image/png")) for i in range(n)]
     return client.post(
