@@ -234,7 +234,7 @@ def test_quality_progress_shows_the_stages_before_the_first_iteration(
 ) -> None:
     out = tmp_path / "out.png"
     argv = ["stylize", str(small["photo"]), str(small["starry"]), "-o", str(out), "--size", "64"]
-    assert main([*argv, "--iterations", "2", "--no-multiscale"]) == 0
+    assert main([*argv, "--iterations", "2", "--no-multiscale", "--init", "fast"]) == 0  # drafting: asked for
     err = capsys.readouterr().err
     stages = [err.find(s) for s in ("loading", "analysing the style", "drafting", "painting")]
     assert -1 not in stages and stages == sorted(stages), err
