@@ -61,8 +61,8 @@ def test_json_summary_blend_and_previews(
     (result,) = summary["results"]
     assert result["output"] == str(out) and result["size"] == [64, 48]
     assert result["losses"]["style"] > 0 and result["seconds"] > 0
-    # the fast-mode draft it started from, then every second step
-    assert [Path(p).name for p in result["previews"]] == ["out-step00000.png", "out-step00002.png"]
+    # every second step (from a fast-mode draft, the draft would come first as step 0)
+    assert [Path(p).name for p in result["previews"]] == ["out-step00002.png"]
     assert all(Path(p).is_file() for p in result["previews"])
 
 
@@ -234,7 +234,7 @@ def test_quality_progress_shows_the_stages_before_the_first_iteration(
 ) -> None:
     out = tmp_path / "out.png"
     argv = ["stylize", str(small["photo"]), str(small["starry"]), "-o", str(out), "--size", "64"]
-    assert main([*argv, "--iterations", "2", "--no-multiscale"]) == 0
+    assert main([*argv, "--iterations", "2", "--no-multiscale", "--init", "fast"]) == 0  # drafting: asked for
     err = capsys.readouterr().err
     stages = [err.find(s) for s in ("loading", "analysing the style", "drafting", "painting")]
     assert -1 not in stages and stages == sorted(stages), err

@@ -121,8 +121,8 @@ def test_parse_bytes() -> None:
 
 
 def test_defaults_follow_the_start() -> None:
-    """From fast mode's draft: 13 iterations from 512 px up; from the photo: 56 from 128 px up."""
-    drafted, from_photo = QualityOptions(), QualityOptions(init="content")
+    """From the photo (default): 56 iterations from 128 px up; from a fast-mode draft: 13 from 512 px."""
+    drafted, from_photo = QualityOptions(init="fast"), QualityOptions()
     assert (drafted.steps, drafted.first_size) == (13, 512)
     assert (from_photo.steps, from_photo.first_size) == (56, 128)
     assert QualityOptions(iterations=7, min_size=64).steps == 7

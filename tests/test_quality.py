@@ -31,7 +31,7 @@ def test_end_to_end_style_loss_falls_tenfold(photo: Image.Image, starry: Image.I
     events: list[Event] = []
     # from the photo itself, so that the optimisation does all the painting (the default starts
     # from fast mode's draft, which is stylised already)
-    opts = QualityOptions(size=96, iterations=80, init="content")
+    opts = QualityOptions(size=96, iterations=80, init="content", style_loss="gram")
     result = run_quality(photo, [Style(starry)], opts, events.append)
     iterations = [e for e in events if isinstance(e, IterationEvent)]
     first_style = iterations[0].losses["style"]
@@ -51,7 +51,7 @@ def test_same_seed_gives_identical_bytes(photo: Image.Image, starry: Image.Image
 
 def test_progress_events_tell_the_whole_story(photo: Image.Image, starry: Image.Image) -> None:
     events: list[Event] = []
-    opts = QualityOptions(size=96, iterations=2, min_size=48, preview_every=3)
+    opts = QualityOptions(size=96, iterations=2, min_size=48, preview_every=3, init="fast")
     result = run_quality(photo, [Style(starry)], opts, events.append)
     steps = [e for e in events if isinstance(e, IterationEvent)]
     assert [e.step for e in steps] == list(range(1, result.plan.steps + 1))
@@ -113,7 +113,11 @@ def test_blend_weights_move_the_result(photo: Image.Image, starry: Image.Image, 
         {"pooling": "avg"},
         {"style_scale": 0.5},
         {"init": "noise"},
-        {"init": "content"},
+        {"init": "fast"},
+        {"style_loss": "gram"},
+        {"style_loss": "sliced"},
+        {"style_loss": "nn"},
+        {"average": 0.5},
         {"tv_weight": 0.0},
         {"style_layer_weights": (1, 0, 0, 0, 1)},
     ],
@@ -155,13 +159,24 @@ def test_init_from_a_fast_mode_draft_starts_stylised(photo: Image.Image, starry:
     assert first["fast"] < 0.8 * first["content"], first
 
 
-@pytest.mark.parametrize(("preserve", "drafts"), [("none", True), ("luminance", False), ("histogram", False)])
+@pytest.mark.parametrize(
+    ("preserve", "init", "drafts"),
+    [
+        ("none", {}, False),
+        ("none", {"init": "fast"}, True),
+        ("luminance", {}, False),
+        ("histogram", {}, False),
+    ],
+)
 def test_colour_preserving_paintings_start_from_the_photo(
-    photo: Image.Image, starry: Image.Image, preserve: str, drafts: bool
+    photo: Image.Image, starry: Image.Image, preserve: str, init: dict[str, Any], drafts: bool
 ) -> None:
-    """Fast mode paints in colours of its own: its draft would leak them into the photo's palette."""
+    """Paintings start from the photo unless a fast-mode draft is asked for; colour-preserving ones
+    always do by default (fast mode paints in colours of its own, which would leak into the palette)."""
     events: list[Event] = []
-    impasto.stylize(photo, starry, size=64, iterations=1, preserve_color=preserve, progress=events.append)
+    impasto.stylize(
+        photo, starry, size=64, iterations=1, preserve_color=preserve, progress=events.append, **init
+    )
     assert ("drafting" in {e.stage for e in events if isinstance(e, StageEvent)}) is drafts
 
 
@@ -218,9 +233,7 @@ def test_a_size_that_will_not_fit_is_refused_naming_the_largest(
 
 def test_transfer_style_saves(tmp_path: Path) -> None:
     out = tmp_path / "out.jpg"
-    img = impasto.transfer_style(
-        CONTENT / "sailboat.jpg", STYLE / "udnie.jpg", out, **TINY
-    )
+    img = impasto.transfer_style(CONTENT / "sailboat.jpg", STYLE / "udnie.jpg", out, **TINY)
     assert Image.open(out).size == img.size == (64, 64)
 
 

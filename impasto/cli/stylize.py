@@ -34,6 +34,9 @@ ENGINE_FLAGS = (
     "backbone",
     "weights",
     "pooling",
+    "style_loss",
+    "average",
+    "time_budget",
     "multiscale",
     "strength",
     "tile_size",
@@ -94,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     p.add_argument(
         "--iterations",
         type=_number(int, 1, 100000),
-        help="iterations in all, shared between the scales (default 13 from a fast draft, 56 otherwise)",
+        help="iterations in all, shared between the scales (default 56 from the photo, 13 from a fast draft)",
     )
     weight = _number(float, 0)
     p.add_argument("--content-weight", type=weight, help="how much the photo's layout counts (default 1)")
@@ -115,8 +118,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         help="keep the photo's colours (alone: luminance)",
     )
     p.add_argument(
-        "--init", help="fast (default: start from fast mode's painting), content, noise, or an image file"
+        "--init",
+        help="content (default: start from the photo), fast (fast mode's painting), noise, or an image file",
     )
+    p.add_argument(
+        "--style-loss",
+        choices=["gram", "w2", "sliced", "nn"],
+        help="how the painting's style is compared with the artwork's: gram (classic), w2 (Wasserstein "
+        "between Gaussian fits), sliced (sliced Wasserstein), nn (neural neighbours)",
+    )
+    p.add_argument(
+        "--time",
+        dest="time_budget",
+        type=float,
+        metavar="SECONDS",
+        help="plan the iterations to finish in about this many seconds on this machine",
+    )
+    p.add_argument("--average", type=float, metavar="DECAY", help="iterate averaging: EMA decay, e.g. 0.7")
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], help="optimiser (default lbfgs)")
     p.add_argument("--pooling", choices=["max", "avg"], help="the network's pooling (default max)")
     p.add_argument("--seed", type=int, help="random seed, for repeatable noise (default 0)")

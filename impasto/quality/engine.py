@@ -24,11 +24,11 @@ from ..imageio import MIN_SIDE, check_style_shape, load_image
 from ..progress import CancelToken, DoneEvent, IterationEvent, PreviewEvent, ProgressCallback, StageEvent
 from ..styles import Style
 from .backbones import VGGFeatures, load_backbone
-from .losses import ContentLoss, StyleLoss, blend_grams, gram, tv_loss
+from .losses import ContentLoss, build_style_loss, tv_loss
 from .memory import available_bytes, estimate_bytes, largest_long_side
 from .optim import LBFGS
 from .options import QualityOptions
-from .plan import Plan, Scale, fit, make_plan
+from .plan import Plan, Scale, fit, fit_budget, make_plan
 
 MAX_STYLE_SIDE = 1024  # style images are analysed at most this large
 DRAFT_MIN_SIDE = 256  # fast-mode drafts are painted at least this large
@@ -108,20 +108,19 @@ def check_memory(plan: Plan, opts: QualityOptions, device: torch.device) -> None
         )
 
 
-def style_targets(
+def style_features(
     encoder: Encoder, styles: list[Style], scale: Scale, opts: QualityOptions
-) -> dict[str, Tensor]:
-    """The blended Gram targets for this scale: each style seen at ``style_scale`` × the long side."""
+) -> list[dict[str, Tensor]]:
+    """Each style's features at this scale: the style seen at ``style_scale`` × the long side."""
     side = min(MAX_STYLE_SIDE, max(MIN_SIDE, round(scale.long_side * opts.style_scale)))
-    grams = []
+    out = []
     with torch.no_grad():
         for style in styles:
             width, height = style.image.size  # a thin style: its short side no less than MIN_SIDE
             long_side = max(side, math.ceil(MIN_SIDE * max(width, height) / min(width, height)))
             img = resize(style.image, fit(style.image.size, long_side))
-            feats = encoder(to_tensor(img, encoder.device), list(opts.style_layers))
-            grams.append({k: gram(v) for k, v in feats.items()})
-    return blend_grams(grams, [s.weight for s in styles])
+            out.append(encoder(to_tensor(img, encoder.device), list(opts.style_layers)))
+    return out
 
 
 def upsample(image: Tensor, content: Tensor, coarse_content: Tensor | None) -> Tensor:
@@ -183,12 +182,14 @@ class Timer:
     def __init__(self) -> None:
         self.start = time.perf_counter()
         self.rate: float | None = None  # seconds per iteration per pixel
+        self.last: float | None = None  # the latest sample alone
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
     def update(self, seconds: float, pixels: int) -> None:
         sample = seconds / pixels
+        self.last = sample
         self.rate = sample if self.rate is None else 0.7 * self.rate + 0.3 * sample
 
     def eta(self, remaining_pixel_steps: float) -> float | None:
@@ -196,24 +197,59 @@ class Timer:
 
 
 class Objective:
-    """Content, style and TV losses of one scale, evaluated from one shared encoder pass."""
+    """Content, style and TV losses of one scale, evaluated from one shared encoder pass.
+
+    The network may run under bfloat16 autocast; every loss reads its features in float32.
+    """
 
     def __init__(
-        self, encoder: Encoder, content: Tensor, styles: list[Style], scale: Scale, opts: QualityOptions
+        self,
+        encoder: Encoder,
+        content: Tensor,
+        styles: list[Style],
+        scale: Scale,
+        opts: QualityOptions,
+        generator: torch.Generator | None = None,
     ):
         self.encoder, self.opts = encoder, opts
         self.layers = sorted({opts.content_layer, *opts.style_layers})
         with torch.no_grad():
             target = encoder(content, [opts.content_layer])[opts.content_layer]
-        self.content = ContentLoss(opts.content_layer, target)
-        self.style = StyleLoss(style_targets(encoder, styles, scale, opts), opts.layer_weights)
+            self.content = ContentLoss(opts.content_layer, target)
+            self.style = build_style_loss(
+                opts.style_loss,
+                style_features(encoder, styles, scale, opts),
+                [s.weight for s in styles],
+                opts.layer_weights,
+                generator or torch.Generator().manual_seed(opts.seed or 0),
+            )
 
     def __call__(self, image: Tensor) -> tuple[Tensor, dict[str, float]]:
         feats = self.encoder(image, self.layers)
         c, s, t = self.content(feats), self.style(feats), tv_loss(image)
-        total = self.opts.content_weight * c + self.opts.style_weight * s + self.opts.tv_weight * t
+        total = self.opts.content_weight * c + self.opts.style_factor * s + self.opts.tv_weight * t
         parts = {"content": c.item(), "style": s.item(), "tv": t.item(), "total": total.item()}
         return total, parts
+
+
+class EMA:
+    """A bias-corrected exponential moving average of the iterates, as in crowsonkb's ``EMA``.
+
+    L-BFGS without a line search (and the stochastic sliced and nn losses) jitters around the
+    optimum; the average of the last iterates is smoother than any one of them.
+    """
+
+    def __init__(self, value: Tensor, decay: float) -> None:
+        self.decay, self.accum = decay, 1.0
+        self.value = torch.zeros_like(value)
+        self.update(value)
+
+    def update(self, value: Tensor) -> None:
+        self.accum *= self.decay
+        self.value.mul_(self.decay).add_(value.detach(), alpha=1 - self.decay)
+
+    def get(self) -> Tensor:
+        return (self.value / (1 - self.accum)).clamp(0, 1)
 
 
 @dataclass
@@ -224,8 +260,11 @@ class ScaleOutcome:
     cancelled: bool
 
 
+SETUP_ITERATIONS = 1.0  # a new scale's style and content analysis costs about one iteration there
+
+
 class Run:
-    """State shared across the scales of one painting: progress counters, timer, reporting."""
+    """State shared across the scales of one painting: progress counters, timer, reporting, budget."""
 
     def __init__(
         self, plan: Plan, opts: QualityOptions, report: ProgressCallback, cancel: CancelToken | None
@@ -233,17 +272,51 @@ class Run:
         self.plan, self.opts, self.report, self.cancel = plan, opts, report, cancel
         self.timer = Timer()
         self.step = 0
-        self.remaining = sum(s.iterations * s.size[0] * s.size[1] for s in plan.scales)
+        self.done = [0] * len(plan.scales)  # iterations run at each scale
         # L-BFGS curvature per pixel, carried from scale to scale: the per-pixel gradients of these
         # size-normalised losses shrink as the pixel count grows, so the inverse curvature grows with it
         self.curvature_per_pixel: float | None = None
 
-    def paint(self, index: int, scale: Scale, image: Tensor, objective: Objective) -> ScaleOutcome:
-        """Optimise ``image`` at one scale; return the best image seen (lowest total loss)."""
+    @property
+    def remaining(self) -> int:
+        """Pixel-iterations still to run, for the ETA."""
+        return sum(
+            (s.iterations - d) * s.size[0] * s.size[1]
+            for s, d in zip(self.plan.scales, self.done, strict=True)
+        )
+
+    def replan(self, index: int) -> None:
+        """With a time budget: fit the iterations of scale ``index`` onwards into what is left of it.
+
+        The seconds per iteration at each scale are the latest measured per-pixel rate times its
+        pixels (iteration cost grows with the pixel count); the scales still to start are charged
+        their analysis too, and the final scale one more evaluation for the result's losses.
+        """
+        if self.opts.time_budget is None or self.timer.last is None:
+            return
+        rate = self.timer.last
+        costs = [rate * s.size[0] * s.size[1] for s in self.plan.scales]
+        overhead = costs[-1] + sum(SETUP_ITERATIONS * c for c in costs[index + 1 :])
+        left = self.opts.time_budget - self.timer.elapsed() - overhead
+        self.plan = fit_budget(self.plan, self.done, costs, left)
+
+    def over_budget(self, index: int) -> bool:
+        """True when one more iteration at this (final) scale would end past the time budget."""
+        if self.opts.time_budget is None or self.timer.last is None or index < len(self.plan.scales) - 1:
+            return False
+        scale = self.plan.scales[index]
+        cost = self.timer.last * scale.size[0] * scale.size[1]
+        return self.timer.elapsed() + 2 * cost > self.opts.time_budget  # this iteration + final losses
+
+    def paint(self, index: int, image: Tensor, objective: Objective) -> ScaleOutcome:
+        """Optimise ``image`` at scale ``index`` (0-based); return the best image seen (lowest total loss),
+        or with iterate averaging the average of the iterates."""
+        scale = self.plan.scales[index]
         image = image.detach().requires_grad_(True)
         pixels = scale.size[0] * scale.size[1]
         carried = None if self.curvature_per_pixel is None else self.curvature_per_pixel * pixels
         optimizer = make_optimizer(self.opts, image, carried)
+        average = EMA(image, self.opts.average) if self.opts.average > 0 else None
         losses: dict[str, float] = {}
 
         def closure() -> Tensor:
@@ -255,12 +328,18 @@ class Run:
             total.backward()
             return total
 
-        best, best_loss, done = image.detach().clone(), float("inf"), 0
-        start = time.perf_counter()
-        for it in range(1, scale.iterations + 1):
+        best, best_loss, best_losses, done = image.detach().clone(), float("inf"), {}, 0
+        start = tick = time.perf_counter()
+        cancelled = False
+        while done < self.plan.scales[index].iterations:
             if self.cancel is not None and self.cancel.cancelled:
+                cancelled = True
                 break
-            tick = time.perf_counter()
+            if done and self.over_budget(index):
+                self.plan = Plan(
+                    tuple(Scale(s.size, done) if i == index else s for i, s in enumerate(self.plan.scales))
+                )
+                break
             before = image.detach().clone()
             optimizer.step(closure)  # evaluates the losses of `before`, then moves
             if not np.isfinite(losses["total"]):
@@ -269,16 +348,24 @@ class Run:
                 )
             if losses["total"] < best_loss:
                 best, best_loss, best_losses = before, losses["total"], dict(losses)
-            done, self.step = it, self.step + 1
-            self.timer.update(time.perf_counter() - tick, pixels)
-            self.remaining -= pixels
+            if average is not None:
+                with torch.no_grad():
+                    average.update(image.clamp(0, 1))
+            done, self.step = done + 1, self.step + 1
+            self.done[index] = done
+            now = time.perf_counter()  # a lap: the iteration and everything around it (events, previews)
+            self.timer.update(now - tick, pixels)
+            tick = now
+            if index == 0 and done == 2:  # the first warm-up-free figure: plan the budget with it
+                self.replan(index)
+            planned = self.plan.scales[index].iterations
             self.report(
                 IterationEvent(
-                    index,
+                    index + 1,
                     len(self.plan.scales),
                     scale.size,
-                    it,
-                    scale.iterations,
+                    done,
+                    planned,
                     self.step,
                     self.plan.steps,
                     dict(losses),
@@ -288,15 +375,22 @@ class Run:
             )
             if self.opts.preview_every and self.step % self.opts.preview_every == 0:
                 self.report(PreviewEvent(self.step, to_image(image)))
-        cancelled = done < scale.iterations
         if isinstance(optimizer, LBFGS) and optimizer.curvature is not None:
             self.curvature_per_pixel = optimizer.curvature / pixels
         with torch.no_grad():
             image.clamp_(0, 1)
+            if average is not None and done:
+                averaged = average.get()
+                _, averaged_losses = objective(averaged)
+                return ScaleOutcome(averaged, averaged_losses, self.per_iteration(start, done), cancelled)
             _, final_losses = objective(image)
         if not done or final_losses["total"] <= best_loss:
             best, best_losses = image.detach().clone(), final_losses
-        return ScaleOutcome(best, best_losses, (time.perf_counter() - start) / max(done, 1), cancelled)
+        return ScaleOutcome(best, best_losses, self.per_iteration(start, done), cancelled)
+
+    @staticmethod
+    def per_iteration(start: float, done: int) -> float:
+        return (time.perf_counter() - start) / max(done, 1)
 
 
 def run_quality(
@@ -340,11 +434,11 @@ def run_quality(
     previous_content: Tensor | None = None
     outcome: ScaleOutcome | None = None
     per_iteration: list[float] = []
-    for index, scale in enumerate(plan.scales, start=1):
-        where = f"scale {index}/{len(plan.scales)}: {scale.size[0]}×{scale.size[1]}"
+    for index, scale in enumerate(plan.scales):
+        where = f"scale {index + 1}/{len(plan.scales)}: {scale.size[0]}×{scale.size[1]}"
         run.report(StageEvent("analysing style", where))
         content_t = to_tensor(resize(content, scale.size), device)
-        objective = Objective(encoder, content_t, styles, scale, opts)
+        objective = Objective(encoder, content_t, styles, scale, opts, generator)
         if image is None:
             draft = None
             if opts.drafted:
@@ -355,9 +449,10 @@ def run_quality(
             image = initial_image(opts, content_t, generator, draft)
         else:  # coarse to fine: the previous result upsampled, plus the photo's finer detail
             image = upsample(image, content_t, previous_content)
+            run.replan(index)
         previous_content = content_t
         run.report(StageEvent("painting", where))
-        outcome = run.paint(index, scale, image, objective)
+        outcome = run.paint(index, image, objective)
         per_iteration.append(outcome.seconds_per_iteration)
         image = outcome.best
         if outcome.cancelled:
@@ -372,7 +467,7 @@ def run_quality(
     return QualityResult(
         final,
         outcome.losses,
-        plan,
+        run.plan,
         run.timer.elapsed(),
         outcome.cancelled,
         per_iteration,

@@ -2,16 +2,41 @@
 
 Normalisation makes the same weights work at any image size and any style image size:
 Gram matrices are divided by the number of positions, each style layer's loss by the squared norm
-of its target Gram, the content loss by the squared norm of the target features, and total
-variation is a mean over neighbouring pixel pairs of the 0..1 image.
+of its target (Gram, second moment or projections), the content loss by the squared norm of the
+target features, and total variation is a mean over neighbouring pixel pairs of the 0..1 image.
+
+Four style losses, chosen by ``style_loss`` (all computed in float32, whatever the network ran in):
+
+* ``gram`` — Gatys et al.: channel correlations. Cheap; matches the texture's second moments only,
+  and a photo's colours survive in it for a long time.
+* ``w2`` — Wasserstein-2 distance between Gaussian fits of the features (mean + covariance), as in
+  crowsonkb's style-transfer-pytorch ``StyleLossW2``. It separates the mean (the palette) from the
+  covariance, and its square-root term scales like a distance, not like a squared Gram entry.
+  Matrix square roots by eigendecomposition; the target's is computed once and cached.
+* ``sliced`` — sliced Wasserstein (Heitz et al. 2021): features projected on random directions,
+  re-drawn every evaluation, sorted and matched to the style's sorted projections. Matches whole
+  distributions, not just two moments.
+* ``nn`` — neural neighbours (in the spirit of STROTSS / NNST, Kolkin et al. 2019, 2022): sampled
+  hypercolumns of the painting are pulled towards their nearest style hypercolumn by cosine, so
+  the painting is made of the style's own local pieces (strokes, shapes), placed by the photo.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
+
+STYLE_LOSSES = ("gram", "w2", "sliced", "nn")
+
+
+def rows(features: Tensor) -> Tensor:
+    """(1, C, H, W) features → an (H·W) × C float32 matrix, a view for channels-last input."""
+    return features.float().permute(0, 2, 3, 1).reshape(-1, features.shape[1])
 
 
 def gram(features: Tensor) -> Tensor:
@@ -23,10 +48,10 @@ def gram(features: Tensor) -> Tensor:
     n, c, h, w = features.shape
     features = features.float()
     if features.is_contiguous(memory_format=torch.channels_last):
-        rows = features.permute(0, 2, 3, 1).reshape(n, h * w, c)
-        return rows.transpose(1, 2) @ rows / (h * w)
-    flat = features.reshape(n, c, h * w)
-    return flat @ flat.transpose(1, 2) / (h * w)
+        flat = features.permute(0, 2, 3, 1).reshape(n, h * w, c)
+        return flat.transpose(1, 2) @ flat / (h * w)
+    chw = features.reshape(n, c, h * w)
+    return chw @ chw.transpose(1, 2) / (h * w)
 
 
 class ContentLoss(nn.Module):
@@ -42,22 +67,278 @@ class ContentLoss(nn.Module):
         return (features[self.layer].float() - self.target).pow(2).sum() * self.scale
 
 
-class StyleLoss(nn.Module):
+class LayerwiseStyleLoss(nn.Module):
+    """Σ_l w_l · loss_l: subclasses say what one layer's loss is."""
+
+    def __init__(self, layers: Sequence[str], layer_weights: Mapping[str, float]) -> None:
+        super().__init__()
+        self.layers = list(layers)
+        self.weights = {k: float(layer_weights[k]) for k in self.layers}
+
+    def layer_loss(self, layer: str, features: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def per_layer(self, features: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        return {k: self.layer_loss(k, features[k]) for k in self.layers if self.weights[k] > 0}
+
+    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
+        parts = self.per_layer(features)
+        return torch.stack([parts[k] * self.weights[k] for k in parts]).sum()
+
+
+class StyleLoss(LayerwiseStyleLoss):
     """Σ_l w_l ‖G_l − G_style,l‖² / ‖G_style,l‖² over style layers (targets may be blends of Grams)."""
 
     def __init__(self, targets: Mapping[str, Tensor], layer_weights: Mapping[str, float]) -> None:
-        super().__init__()
-        self.layers = list(targets)
-        self.weights = {k: float(layer_weights[k]) for k in self.layers}
+        super().__init__(list(targets), layer_weights)
         self.targets = {k: v.detach().float() for k, v in targets.items()}
         self.scales = {k: 1.0 / max(float(v.pow(2).sum()), 1e-12) for k, v in self.targets.items()}
 
     def per_layer(self, features: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        return {k: (gram(features[k]) - self.targets[k]).pow(2).sum() * self.scales[k] for k in self.layers}
+        return {k: self.layer_loss(k, features[k]) for k in self.layers}
+
+    def layer_loss(self, layer: str, features: Tensor) -> Tensor:
+        return (gram(features) - self.targets[layer]).pow(2).sum() * self.scales[layer]
+
+
+GramLoss = StyleLoss
+
+
+def moments(features: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean and second raw moment of the features (both blend linearly across styles)."""
+    flat = rows(features)
+    return flat.mean(0), flat.T @ flat / flat.shape[0]
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run a small eigendecomposition on one thread.
+
+    LAPACK's symmetric eigensolver on a 512×512 matrix gains little from a second thread, and on a
+    busy machine its threads wait on each other: measured on the shared 2-core machine (loaded by
+    other processes), ``eigvalsh`` + backward took 0.31 s on one thread, 7.6 s on two (medians).
+    """
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def sqrtm_psd(matrix: Tensor) -> Tensor:
+    """Square root of a symmetric positive semi-definite matrix by eigendecomposition."""
+    with single_threaded():
+        values, vectors = torch.linalg.eigh(matrix.double())
+    root: Tensor = (vectors * values.clamp(min=0).sqrt()) @ vectors.T
+    return root.to(matrix.dtype)
+
+
+class W2Loss(LayerwiseStyleLoss):
+    """Wasserstein-2 distance² between Gaussian fits, relative to the target's second moment.
+
+    W₂²(N(μ,Σ), N(μₜ,Σₜ)) = ‖μ − μₜ‖² + tr Σ + tr Σₜ − 2 tr (Σₜ^½ Σ Σₜ^½)^½. The trace of the
+    square root is the sum of the square roots of the eigenvalues, so only ``eigvalsh`` is needed
+    for the painting's side (its gradient is stable even with repeated eigenvalues); Σₜ^½ is
+    computed once per target. A small ridge ``eps`` (relative to the target's mean variance)
+    keeps the square roots differentiable for dead (always-zero) channels.
+    """
+
+    def __init__(
+        self,
+        targets: Mapping[str, tuple[Tensor, Tensor]],
+        layer_weights: Mapping[str, float],
+        eps: float = 1e-4,
+    ) -> None:
+        super().__init__(list(targets), layer_weights)
+        self.means: dict[str, Tensor] = {}
+        self.covs: dict[str, Tensor] = {}
+        self.sqrt_covs: dict[str, Tensor] = {}
+        self.ridges: dict[str, float] = {}
+        self.scales: dict[str, float] = {}
+        for k, (mean, srm) in targets.items():
+            mean, srm = mean.detach().float(), srm.detach().float()
+            cov = srm - torch.outer(mean, mean)
+            cov = (cov + cov.T) / 2
+            ridge = eps * max(float(torch.diagonal(cov).mean()), 1e-12)
+            cov = cov + ridge * torch.eye(len(mean))
+            self.means[k], self.covs[k], self.ridges[k] = mean, cov, ridge
+            self.sqrt_covs[k] = sqrtm_psd(cov)
+            self.scales[k] = 1.0 / max(float(mean.pow(2).sum() + torch.trace(cov)), 1e-12)
+
+    def layer_loss(self, layer: str, features: Tensor) -> Tensor:
+        mean, srm = moments(features)
+        cov = srm - torch.outer(mean, mean)
+        cov = (cov + cov.T) / 2 + self.ridges[layer] * torch.eye(len(mean), device=cov.device)
+        root = self.sqrt_covs[layer]
+        inner = root @ cov @ root
+        with single_threaded():
+            eigen = torch.linalg.eigvalsh((inner + inner.T) / 2)
+        cross = eigen.clamp(min=self.ridges[layer] ** 2).sqrt().sum()
+        dist = (mean - self.means[layer]).pow(2).sum() + torch.trace(cov) + torch.trace(self.covs[layer])
+        loss: Tensor = (dist - 2 * cross).clamp(min=0) * self.scales[layer]
+        return loss
+
+
+def blend_moments(
+    moments_list: list[dict[str, tuple[Tensor, Tensor]]], weights: list[float]
+) -> dict[str, tuple[Tensor, Tensor]]:
+    """A weighted mix of several styles' (mean, second raw moment): the moments of the mixture."""
+    out = {}
+    for k in moments_list[0]:
+        mean = sum(w * m[k][0] for m, w in zip(moments_list, weights, strict=True))
+        srm = sum(w * m[k][1] for m, w in zip(moments_list, weights, strict=True))
+        out[k] = (mean, srm)
+    return out  # type: ignore[return-value]
+
+
+SORT_BUDGET = 2**19  # sorted elements per layer and evaluation: caps the directions of big layers
+
+
+class SlicedLoss(LayerwiseStyleLoss):
+    """Sliced Wasserstein distance² (Heitz et al. 2021), relative to the target's second moment.
+
+    Every evaluation draws new random unit directions, projects the painting's and the style's
+    features on them, sorts both and compares them quantile by quantile (the style's sorted
+    projections are resampled to the painting's number of positions). Where the positions are
+    many (the first layers at 512 px) fewer directions are drawn, so that sorting stays cheap.
+    """
+
+    def __init__(
+        self,
+        targets: Mapping[str, Tensor],
+        layer_weights: Mapping[str, float],
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(list(targets), layer_weights)
+        self.targets = {k: v.detach().float() for k, v in targets.items()}  # (M, C) rows
+        self.scales = {k: 1.0 / max(float(v.pow(2).sum(1).mean()), 1e-12) for k, v in self.targets.items()}
+        self.generator = generator or torch.Generator().manual_seed(0)
+
+    def directions(self, channels: int, count: int, device: torch.device) -> Tensor:
+        d = torch.randn(channels, count, generator=self.generator)
+        unit: Tensor = d / d.norm(dim=0, keepdim=True)
+        return unit.to(device)
+
+    def layer_loss(self, layer: str, features: Tensor) -> Tensor:
+        x = rows(features)
+        target = self.targets[layer].to(x.device)
+        n, c = x.shape
+        count = max(8, min(c, SORT_BUDGET // max(n, target.shape[0])))
+        d = self.directions(c, count, x.device)
+        px = (x @ d).T.contiguous()  # (K, N)
+        with torch.no_grad():
+            py = (target @ d).T.contiguous().sort(dim=1).values
+            if py.shape[1] != n:
+                py = F.interpolate(py.unsqueeze(0), size=n, mode="linear", align_corners=True)[0]
+        sx, order = px.sort(dim=1)
+        del order
+        # E|d·f|² = E|f|²/C for a random unit direction d: the per-direction mean is relative to it
+        return (sx - py).pow(2).mean() * c * self.scales[layer]
+
+
+def sample_rows(features: Tensor, count: int, generator: torch.Generator) -> Tensor:
+    """At most ``count`` rows of an (M, C) matrix, drawn without replacement."""
+    if features.shape[0] <= count:
+        return features
+    pick = torch.randperm(features.shape[0], generator=generator)[:count]
+    return features[pick.to(features.device)]
+
+
+def hypercolumns(
+    features: Mapping[str, Tensor], layers: Sequence[str], positions: Tensor | None
+) -> list[Tensor]:
+    """Each layer's features at ``positions`` (normalised x, y in -1..1; None: every position of
+    the largest layer), unit-normalised per layer: one (N, C_l) float32 matrix per layer."""
+    largest = max(layers, key=lambda k: features[k].shape[2] * features[k].shape[3])
+    if positions is None:
+        positions = grid_positions(features[largest].shape[2], features[largest].shape[3])
+    grid = positions.to(features[largest].device).view(1, 1, -1, 2)
+    out = []
+    for k in layers:
+        f = features[k].float()
+        if k == largest and positions is not None and _on_grid(positions, f.shape[2], f.shape[3]):
+            cols = _gather_grid(f, positions)
+        else:
+            cols = F.grid_sample(f, grid, mode="bilinear", align_corners=False)[0, :, 0].T
+        out.append(F.normalize(cols, dim=1, eps=1e-8))
+    return out
+
+
+def grid_positions(h: int, w: int) -> Tensor:
+    """Normalised (x, y) coordinates of every position of an h × w grid (pixel centres)."""
+    ys = (torch.arange(h, dtype=torch.float32) + 0.5) / h * 2 - 1
+    xs = (torch.arange(w, dtype=torch.float32) + 0.5) / w * 2 - 1
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+
+
+def _on_grid(positions: Tensor, h: int, w: int) -> bool:
+    j = (positions[:, 0] + 1) / 2 * w - 0.5
+    i = (positions[:, 1] + 1) / 2 * h - 0.5
+    return bool(((j - j.round()).abs().max() < 1e-3) and ((i - i.round()).abs().max() < 1e-3))
+
+
+def _gather_grid(f: Tensor, positions: Tensor) -> Tensor:
+    h, w = f.shape[2], f.shape[3]
+    j = ((positions[:, 0] + 1) / 2 * w - 0.5).round().long().clamp(0, w - 1)
+    i = ((positions[:, 1] + 1) / 2 * h - 0.5).round().long().clamp(0, h - 1)
+    return f[0][:, i.to(f.device), j.to(f.device)].T
+
+
+def random_grid_positions(h: int, w: int, count: int, generator: torch.Generator) -> Tensor:
+    """``count`` distinct positions of an h × w grid (all of them when there are fewer)."""
+    every = grid_positions(h, w)
+    if h * w <= count:
+        return every
+    return every[torch.randperm(h * w, generator=generator)[:count]]
+
+
+class NNLoss(nn.Module):
+    """Neural-neighbour style loss: 1 − cosine to the nearest style hypercolumn, per layer, averaged.
+
+    Each evaluation samples ``samples`` positions of the painting; their hypercolumns (every style
+    layer's features there, each layer unit-normalised) are matched to the nearest of the style's
+    cached hypercolumns by cosine (the match itself carries no gradient), and each layer's features
+    are pulled towards the match's. The loss is 0 when every sampled hypercolumn of the painting is
+    one of the style's.
+    """
+
+    def __init__(
+        self,
+        targets: list[Tensor],
+        layers: Sequence[str],
+        layer_weights: Mapping[str, float],
+        generator: torch.Generator | None = None,
+        samples: int = 1024,
+    ) -> None:
+        super().__init__()
+        self.layers = list(layers)
+        total = sum(float(layer_weights[k]) for k in self.layers)
+        self.weights = [float(layer_weights[k]) / total for k in self.layers]
+        self.targets = [t.detach().float() for t in targets]  # per layer (M, C_l), unit rows
+        self.generator = generator or torch.Generator().manual_seed(0)
+        self.samples = samples
+        self.matrix = torch.cat(
+            [t * math.sqrt(w) for t, w in zip(self.targets, self.weights, strict=True)], 1
+        )
 
     def forward(self, features: Mapping[str, Tensor]) -> Tensor:
-        parts = self.per_layer(features)
-        return torch.stack([parts[k] * self.weights[k] for k in self.layers]).sum()
+        largest = max(self.layers, key=lambda k: features[k].shape[2] * features[k].shape[3])
+        h, w = features[largest].shape[2], features[largest].shape[3]
+        positions = random_grid_positions(h, w, self.samples, self.generator)
+        cols = hypercolumns(features, self.layers, positions)
+        with torch.no_grad():
+            query = torch.cat([c * math.sqrt(wt) for c, wt in zip(cols, self.weights, strict=True)], 1)
+            match = (query @ self.matrix.T.to(query.device)).argmax(dim=1)
+        parts = [
+            (1 - (c * t.to(c.device)[match]).sum(1)).mean() * wt
+            for c, t, wt in zip(cols, self.targets, self.weights, strict=True)
+        ]
+        return torch.stack(parts).sum()
 
 
 def tv_loss(image: Tensor) -> Tensor:
@@ -70,3 +351,54 @@ def tv_loss(image: Tensor) -> Tensor:
 def blend_grams(grams: list[dict[str, Tensor]], weights: list[float]) -> dict[str, Tensor]:
     """A weighted mix of several styles' Gram targets (weights sum to 1)."""
     return {k: sum(w * g[k] for g, w in zip(grams, weights, strict=True)) for k in grams[0]}  # type: ignore[misc]
+
+
+def build_style_loss(
+    kind: str,
+    style_features: list[dict[str, Tensor]],
+    blend: list[float],
+    layer_weights: Mapping[str, float],
+    generator: torch.Generator,
+    nn_targets: int = 2048,
+    nn_samples: int = 768,
+) -> nn.Module:
+    """The style loss ``kind`` towards the blend of several styles' features (one dict per style).
+
+    Gram and W2 blend their statistics; sliced and nn draw from each style a share of rows (or
+    hypercolumns) in proportion to its weight.
+    """
+    layers = list(layer_weights)
+    if kind == "gram":
+        return StyleLoss(
+            blend_grams([{k: gram(f[k]) for k in layers} for f in style_features], blend), layer_weights
+        )
+    if kind == "w2":
+        stats = [{k: moments(f[k]) for k in layers} for f in style_features]
+        return W2Loss(blend_moments(stats, blend), layer_weights)
+    shares = [w / sum(blend) for w in blend]
+    if kind == "sliced":
+        targets = {}
+        for k in layers:
+            parts = []
+            for f, share in zip(style_features, shares, strict=True):
+                if share <= 0:
+                    continue
+                r = rows(f[k])
+                parts.append(
+                    r if len(shares) == 1 else sample_rows(r, max(1, round(share * r.shape[0])), generator)
+                )
+            targets[k] = torch.cat(parts)
+        return SlicedLoss(targets, layer_weights, generator)
+    if kind == "nn":
+        used = [k for k in layers if layer_weights[k] > 0]
+        columns: list[list[Tensor]] = [[] for _ in used]
+        for f, share in zip(style_features, shares, strict=True):
+            if share <= 0:
+                continue
+            largest = max(used, key=lambda k: f[k].shape[2] * f[k].shape[3])
+            h, w = f[largest].shape[2], f[largest].shape[3]
+            positions = random_grid_positions(h, w, max(1, round(share * nn_targets)), generator)
+            for i, c in enumerate(hypercolumns(f, used, positions)):
+                columns[i].append(c)
+        return NNLoss([torch.cat(c) for c in columns], used, layer_weights, generator, nn_samples)
+    raise ValueError(f"unknown style loss {kind!r}")

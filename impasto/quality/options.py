@@ -10,10 +10,15 @@ from PIL import Image
 
 from ..errors import OptionsError
 from .backbones import BACKBONES, layer_names
+from .losses import STYLE_LOSSES
 
 STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("fast", "content", "noise")
+# Each style loss's own unit: ``style_weight`` × this is the weight the loss gets, so that the same
+# style weight (10, or the web page's 3 / 10 / 30) strikes about the same balance with the content
+# loss whichever style loss is chosen (calibrated on the test photos by bench/quality.py --sheet).
+STYLE_LOSS_UNITS = {"gram": 1.0, "w2": 1.0, "sliced": 3.0, "nn": 1.5}
 
 
 @dataclass
@@ -23,14 +28,22 @@ class QualityOptions:
     size: int = 512  # long side of the output, px
     iterations: int | None = None  # in all, shared between the scales; None: see `steps`
     content_weight: float = 1.0
-    style_weight: float = 10.0
+    style_weight: float = 10.0  # relative: see STYLE_LOSS_UNITS
+    # W2 from the photo, coarse to fine, by default: chosen by looking at docs/quality-sheet.jpg. It
+    # paints the painting's shapes (Starry Night's swirls and moon, which only the coarse scales
+    # have room for) *and* its palette (W2's mean term moves the colours from the first step,
+    # where the Gram loss keeps the photo's colours for long); a fast-mode draft brings the palette
+    # too, but the refinement of a draft keeps the draft's small strokes and no large shapes.
+    style_loss: str = "w2"  # one of STYLE_LOSSES
     tv_weight: float = 2.0
     content_layer: str = "conv4_2"
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None  # None: equal
     style_scale: float = 1.0  # style image seen at this multiple of the output's long side
     pooling: str = "max"
-    init: str | Image.Image = "fast"  # "fast" (fast mode's painting), "content", "noise", or an image
+    init: str | Image.Image = (
+        "content"  # "content" (the photo), "fast" (fast mode's painting), "noise", an image
+    )
     optimizer: str = "lbfgs"
     learning_rate: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
     history_size: int = 50  # L-BFGS memory
@@ -44,6 +57,8 @@ class QualityOptions:
     scale_ratio: float = 2.0  # size step between scales
     preview_every: int = 0  # emit a preview every N iterations (0: never)
     memory_limit: int | None = None  # bytes; None: what the machine has free
+    average: float = 0.0  # iterate averaging: EMA decay of the iterates (0: off; e.g. 0.7)
+    time_budget: float | None = None  # seconds: plan the iterations to finish in about this long
 
     def __post_init__(self) -> None:
         self.style_layers = tuple(self.style_layers)
@@ -59,6 +74,14 @@ class QualityOptions:
             raise OptionsError("content weight and style weight cannot both be 0")
         if not 0.05 <= self.style_scale <= 8:
             raise OptionsError(f"style scale must be between 0.05 and 8, not {self.style_scale}")
+        if self.style_loss not in STYLE_LOSSES:
+            raise OptionsError(f"unknown style loss {self.style_loss!r}: use {', '.join(STYLE_LOSSES)}")
+        if not 0 <= self.average < 1:
+            raise OptionsError(f"average must be 0 (off) or an EMA decay below 1, not {self.average}")
+        if self.time_budget is not None and not (
+            math.isfinite(self.time_budget) and 1 <= self.time_budget <= 86_400
+        ):
+            raise OptionsError(f"time budget must be between 1 and 86400 seconds, not {self.time_budget}")
         if self.optimizer not in OPTIMIZERS:
             raise OptionsError(f"unknown optimizer {self.optimizer!r}: use lbfgs or adam")
         if isinstance(self.init, str) and self.init not in INITS and not Path(self.init).is_file():
@@ -131,6 +154,11 @@ class QualityOptions:
         weights = self.style_layer_weights or (1.0,) * len(self.style_layers)
         total = sum(weights)
         return {name: w / total for name, w in zip(self.style_layers, weights, strict=True)}
+
+    @property
+    def style_factor(self) -> float:
+        """The weight the chosen style loss gets: ``style_weight`` in that loss's unit."""
+        return self.style_weight * STYLE_LOSS_UNITS[self.style_loss]
 
     @property
     def lr(self) -> float:

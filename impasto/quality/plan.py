@@ -78,12 +78,54 @@ def make_plan(
         ):
             sizes.append(round(sizes[-1] / ratio))
     sizes.reverse()
-    shares = [growth ** (len(sizes) - 1 - i) for i in range(len(sizes))]
-    floor = MIN_STEPS if iterations >= MIN_STEPS * len(sizes) else 1
+    steps = split(iterations, len(sizes), growth)
+    return Plan(tuple(Scale(fit(content_size, s), n) for s, n in zip(sizes, steps, strict=True)))
+
+
+def split(iterations: int, count: int, growth: float = 2.0) -> list[int]:
+    """``iterations`` shared by ``count`` scales, coarsest first, each coarser one ``growth``× more."""
+    shares = [growth ** (count - 1 - i) for i in range(count)]
+    floor = MIN_STEPS if iterations >= MIN_STEPS * count else 1
     steps = [max(floor, round(iterations * share / sum(shares))) for share in shares]
     steps[0] += iterations - sum(steps)  # rounding and floors: settle the difference, coarsest first
     for i in range(len(steps) - 1):
         if steps[i] < floor:
             steps[i + 1] -= floor - steps[i]
             steps[i] = floor
-    return Plan(tuple(Scale(fit(content_size, s), n) for s, n in zip(sizes, steps, strict=True)))
+    return steps
+
+
+def fit_budget(
+    plan: Plan,
+    done: list[int],
+    seconds_per_iteration: list[float],
+    seconds: float,
+    *,
+    growth: float = 2.0,
+    most: int = 100_000,
+) -> Plan:
+    """The same scales with as many iterations as fit in ``seconds`` from now.
+
+    ``done`` counts the iterations each scale already ran (they stay), ``seconds_per_iteration``
+    is the expected cost of one iteration at each scale. Iterations are shared between the scales
+    as :func:`make_plan` shares them; every scale not yet finished keeps at least one iteration,
+    even when the budget is already spent.
+    """
+    count = len(plan.scales)
+
+    def steps_for(total: int) -> list[int]:
+        steps = split(total, count, growth) if total >= count else [1] * count
+        return [max(s, d, 1) for s, d in zip(steps, done, strict=True)]
+
+    def cost(steps: list[int]) -> float:
+        return sum((s - d) * c for s, d, c in zip(steps, done, seconds_per_iteration, strict=True))
+
+    lo, hi = count, most
+    if cost(steps_for(lo)) > seconds:
+        best = steps_for(lo)
+    else:
+        while lo < hi:  # the largest total whose cost fits
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if cost(steps_for(mid)) <= seconds else (lo, mid - 1)
+        best = steps_for(lo)
+    return Plan(tuple(Scale(s.size, n) for s, n in zip(plan.scales, best, strict=True)))

@@ -42,7 +42,15 @@ QUALITY_PREVIEW_EVERY = 5  # iterations between previews the quality engine send
 
 
 #: Job options that are engine options of one mode only (:func:`impasto.api.mode_options` says which).
-ENGINE_FIELDS = ("strength", "brush", "iterations", "style_weight", "content_weight")
+ENGINE_FIELDS = (
+    "strength",
+    "brush",
+    "iterations",
+    "style_weight",
+    "content_weight",
+    "style_loss",
+    "time_budget",
+)
 
 
 def _described(option: str, text: str) -> str:
@@ -77,13 +85,24 @@ class JobOptions(BaseModel):
         default=None,
         ge=1,
         le=2000,
-        description=_described("iterations", "optimisation steps in all (default 13, or 56 from the photo)"),
+        description=_described(
+            "iterations", "optimisation steps in all (default 56, or 13 from a fast draft)"
+        ),
     )
     style_weight: float | None = Field(
         default=None, gt=0, le=1e9, description=_described("style_weight", "weight of style loss")
     )
     content_weight: float | None = Field(
         default=None, gt=0, le=1e9, description=_described("content_weight", "weight of content loss")
+    )
+    style_loss: Literal["gram", "w2", "sliced", "nn"] | None = Field(
+        default=None, description=_described("style_loss", "how style is compared (w2, gram, sliced, nn)")
+    )
+    time_budget: float | None = Field(
+        default=None,
+        ge=1,
+        le=3600,
+        description=_described("time_budget", "finish in about this many seconds"),
     )
 
     def for_mode(self) -> JobOptions:
