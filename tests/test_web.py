@@ -273,3 +273,19 @@ def test_job_options_size_and_brush() -> None:
     for bad in ({"brush": "huge"}, {"brush": 1.5}, {"brush": -1}):
         with pytest.raises(ValidationError):
             JobOptions.model_validate(bad)
+
+
+def test_quality_from_the_page_takes_about_half_a_minute_and_the_chosen_style_match(
+    client: TestClient, engine: FakeEngine
+) -> None:
+    r = create(client, mode="quality", style_loss="sliced")
+    assert r.status_code == 303, r.text
+    wait_for(client, r.headers["location"].rsplit("/", 1)[1])
+    assert engine.calls[0]["time_budget"] == 30.0 and engine.calls[0]["style_loss"] == "sliced"
+    r = create(client, mode="quality", iterations="7")  # asked for iterations: no time budget
+    wait_for(client, r.headers["location"].rsplit("/", 1)[1])
+    assert engine.calls[1]["iterations"] == 7 and "time_budget" not in engine.calls[1]
+    assert 'name="style_loss"' in client.get("/").text
+    r = create(client, mode="fast", style_loss="w2")  # the page sends every field; fast takes its own
+    wait_for(client, r.headers["location"].rsplit("/", 1)[1])
+    assert "style_loss" not in engine.calls[2] and "time_budget" not in engine.calls[2]

@@ -49,11 +49,15 @@ DEFAULTS: dict[str, Any] = {
     "brush": 0.5,
     "iterations": "",
     "balance": "balanced",
+    "style_loss": "w2",
     "preserve_color": "none",
 }
 SIZES = (256, 384, 512, 768, 1024, 1536)
 # quality mode "balance" presets → style weight (content weight stays at the engine's default, 1)
 BALANCE = {"photo": 3.0, "balanced": 10.0, "style": 30.0}
+# The page promises quality mode takes "about half a minute": unless iterations are asked for, the
+# engine plans its iterations to finish in that time on whatever machine runs it.
+QUALITY_SECONDS = 30
 
 
 def render(
@@ -136,6 +140,8 @@ def _form_fields(fields: dict[str, str], balance: str) -> dict[str, str]:
                 fields.pop(name, None)
     if mode == "quality" and balance in BALANCE:
         fields["style_weight"] = str(BALANCE[balance])
+    if mode == "quality" and "iterations" not in fields:
+        fields.setdefault("time_budget", str(QUALITY_SECONDS))
     return fields
 
 
