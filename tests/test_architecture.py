@@ -11,7 +11,7 @@ import pytest
 
 from impasto import errors
 from impasto.api import mode_options
-from impasto.cli.stylize import engine_options
+from impasto.cli.stylize import ENGINE_FLAGS, engine_options
 from impasto.service.distributed import QueueUnavailable
 from impasto.service.gallery import StyleExists
 from impasto.service.jobs import ENGINE_FIELDS, JobConflict, JobNotFound, JobOptions
@@ -85,9 +85,7 @@ def test_job_options_follow_the_engines_list_of_options() -> None:
 
 def test_cli_refuses_options_of_the_other_mode() -> None:
     args = argparse.Namespace(mode="quality", device="auto", precision="auto", save_every=0)
-    names = ("size", "iterations", "content_weight", "style_weight", "tv_weight", "style_scale", "init")
-    others = ("optimizer", "seed", "backbone", "weights", "pooling", "multiscale", "tile_size", "brush")
-    for name in (*names, *others):
+    for name in ENGINE_FLAGS:  # every engine flag left unset
         setattr(args, name, None)
     args.strength = 0.5
     with pytest.raises(errors.OptionsError, match="--strength do"):
