@@ -179,20 +179,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
 
 def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The engine keyword options the user set, refusing ones that do not apply to the mode."""
-    from ..api import mode_options  # the engines (torch) load only when a command paints
 
     given = {n: getattr(args, n) for n in ENGINE_FLAGS if getattr(args, n) is not None}
-    for name, value in given.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise OptionsError(f"--{name.replace('_', '-')} must be a finite number, not {value}")
-    misplaced = [n for n in given if n not in mode_options(args.mode)]
-    if misplaced:
-        flags = ", ".join("--" + n.replace("_", "-") for n in misplaced)
-        raise OptionsError(f"{flags} do(es) not apply to {args.mode} mode")
+    check_engine_flags(args.mode, given)
     given.update(device=args.device, precision=args.precision)
     if args.mode == "quality" and args.save_every:
         given["preview_every"] = args.save_every
     return given
+
+
+def check_engine_flags(mode: str, given: dict[str, Any]) -> None:
+    """Refuse non-finite numbers and engine flags that do not apply to ``mode`` (one line each)."""
+    from ..api import mode_options  # the engines (torch) load only when a command paints
+
+    for name, value in given.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise OptionsError(f"--{name.replace('_', '-')} must be a finite number, not {value}")
+    misplaced = [n for n in given if n not in mode_options(mode)]
+    if misplaced:
+        flags = ", ".join("--" + n.replace("_", "-") for n in misplaced)
+        raise OptionsError(f"{flags} do(es) not apply to {mode} mode")
 
 
 def parse_styles(args: argparse.Namespace) -> tuple[list[str], list[float] | None]:

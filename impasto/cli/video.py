@@ -14,9 +14,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..errors import OptionsError
 from ..progress import Event, IterationEvent
-from .stylize import parse_styles
+from .stylize import check_engine_flags, parse_styles
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -105,15 +104,10 @@ def run(args: argparse.Namespace) -> int:
 
     names, weights = parse_styles(args)
     options: dict[str, Any] = {"device": args.device, "precision": args.precision}
-    fast_only = {"strength": args.strength, "tile_size": args.tile_size, "brush": args.brush}
-    quality_only = {"iterations": args.iterations}
-    given = fast_only if args.mode == "fast" else quality_only
-    wrong = quality_only if args.mode == "fast" else fast_only
-    misplaced = [n for n, v in wrong.items() if v is not None]
-    if misplaced:
-        flags = ", ".join("--" + n.replace("_", "-") for n in misplaced)
-        raise OptionsError(f"{flags} do(es) not apply to {args.mode} mode")
-    options.update({n: v for n, v in given.items() if v is not None})
+    flags = {n: getattr(args, n) for n in ("strength", "tile_size", "brush", "iterations")}
+    given = {n: v for n, v in flags.items() if v is not None}
+    check_engine_flags(args.mode, given)
+    options.update(given)
     if args.stability is not None:
         options["stability"] = args.stability
     base = VideoLimits.from_env()
