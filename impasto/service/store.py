@@ -134,9 +134,14 @@ class BlobPins:
                 self._count.subtract(held)
                 self._count += Counter()  # drop the zeros
 
-    def delete_unused(self, store: BlobStore, shas: Iterable[str], in_use: Callable[[str], bool]) -> None:
-        """Delete each blob that is neither pinned nor, by ``in_use``, referred to."""
+    def delete_unused(
+        self, store: BlobStore, shas: Iterable[str], in_use: Callable[[str], bool]
+    ) -> list[str]:
+        """Delete each blob that is neither pinned nor, by ``in_use``, referred to; return those."""
+        deleted = []
         with self._lock:
             for sha in shas:
                 if self._count[sha] == 0 and not in_use(sha):
                     store.delete(sha)
+                    deleted.append(sha)
+        return deleted

@@ -54,10 +54,8 @@ def sweep(
                 report.jobs_deleted += 1
             except (JobNotFound, JobConflict):  # deleted or started meanwhile
                 pass
-    orphans = [sha for sha in store.older_than(now - ORPHAN_GRACE) if not blob_in_use(db, sha)]
-    before = sum(1 for sha in orphans if store.exists(sha))
-    pins.delete_unused(store, orphans, lambda sha: blob_in_use(db, sha))
-    report.orphans_deleted = before - sum(1 for sha in orphans if store.exists(sha))
+    old_blobs = list(store.older_than(now - ORPHAN_GRACE))
+    report.orphans_deleted = len(pins.delete_unused(store, old_blobs, lambda sha: blob_in_use(db, sha)))
     if settings.broker_url:
         report.stale_failed = _fail_stale(db, now - timedelta(seconds=settings.stale_after))
     if report != SweepReport():
