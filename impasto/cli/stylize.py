@@ -158,13 +158,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         help="fast mode: size of the marks relative to the picture: fine, medium (default), broad, "
         "a number from 0 (fine) to 1 (broad), or native (the network's own size in pixels)",
     )
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
-    p.add_argument(
-        "--precision",
-        choices=["auto", "float32", "bfloat16"],
-        default="auto",
-        help="auto (default: bfloat16 only where the hardware has it), float32 or bfloat16",
-    )
+    add_device_arguments(p)
     p.add_argument(
         "--save-every",
         type=_number(int, 0),
@@ -186,6 +180,17 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.mode == "quality" and args.save_every:
         given["preview_every"] = args.save_every
     return given
+
+
+def add_device_arguments(p: argparse.ArgumentParser) -> None:
+    """--device and --precision, as every painting command takes them."""
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "float32", "bfloat16"],
+        default="auto",
+        help="auto (default: bfloat16 only where the hardware has it), float32 or bfloat16",
+    )
 
 
 def check_engine_flags(mode: str, given: dict[str, Any]) -> None:

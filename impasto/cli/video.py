@@ -15,7 +15,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ..progress import Event, IterationEvent
-from .stylize import check_engine_flags, parse_styles
+from .stylize import add_device_arguments, check_engine_flags, parse_styles
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -66,13 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     p.add_argument("--no-resume", action="store_true", help="keep no work folder (a rerun starts over)")
     p.add_argument("--max-seconds", type=float, help="refuse clips longer than this (default 600)")
     p.add_argument("--max-frames", type=int, help="refuse clips with more frames (default 36000)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument(
-        "--precision",
-        choices=["auto", "float32", "bfloat16"],
-        default="auto",
-        help="auto (default: bfloat16 only where the hardware has it), float32 or bfloat16",
-    )
+    add_device_arguments(p)
     p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
