@@ -418,7 +418,6 @@ def test_openapi_document(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
-
 def _create_n(client: TestClient, n: int, mode: str = "fast") -> Any:
     photos = [("content", (f"p{i}.png", png(40, 30, (i, 2, 3)), "image/png")) for i in range(n)]
     return client.post(
@@ -448,4 +447,20 @@ def test_quality_jobs_have_a_queue_limit_of_their_own(tmp_path: Path, db_url: st
         crowded = _create_n(client, 1, "quality")
         assert crowded.status_code == 503 and "fast mode" in crowded.json()["detail"]
         assert _create_n(client, 1).status_code == 201  # fast jobs still go
+        held.gate.set()
+
+
+def test_a_queued_job_says_exactly_how_many_are_ahead(tmp_path: Path, db_url: str) -> None:
+    held = FakeEngine()
+    held.gate = threading.Event()
+    with client_for(tmp_path, db_url, held, fast_workers=1) as client:
+        running = _create_n(client, 1).json()["jobs"][0]["id"]
+        wait_for(client, running, ("running",))
+        queued = [j["id"] for j in _create_n(client, 3).json()["jobs"]]
+        quality = _create_n(client, 1, "quality").json()["jobs"][0]["id"]
+        assert [client.get(f"/api/v1/jobs/{i}").json()["ahead"] for i in queued] == [0, 1, 2]
+        assert client.get(f"/api/v1/jobs/{running}").json()["ahead"] is None  # only while queued
+        wait_for(client, quality, ("running",))  # its own workers: fast jobs are not ahead of it
+        client.post(f"/api/v1/jobs/{queued[0]}/cancel")
+        assert client.get(f"/api/v1/jobs/{queued[2]}").json()["ahead"] == 1
         held.gate.set()

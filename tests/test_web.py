@@ -183,7 +183,7 @@ def test_unfinished_job_result_redirects_to_progress(client: TestClient, engine:
     job = wait_for(client, job_id)
     assert job["status"] == "cancelled" and job["error"] is None  # asked for: not an error
     page = client.get(f"/jobs/{job_id}").text
-    assert "<h1 id=\"heading\">Cancelled</h1>" in page and "Stopped before it started." in page
+    assert '<h1 id="heading">Cancelled</h1>' in page and "Stopped before it started." in page
     assert "Painting…" not in page and re.search(r'<p class="error"[^>]*hidden', page)
 
 
@@ -289,3 +289,16 @@ def test_quality_from_the_page_takes_about_half_a_minute_and_the_chosen_style_ma
     r = create(client, mode="fast", style_loss="w2")  # the page sends every field; fast takes its own
     wait_for(client, r.headers["location"].rsplit("/", 1)[1])
     assert "style_loss" not in engine.calls[2] and "time_budget" not in engine.calls[2]
+
+
+def test_a_running_job_page_says_painting_once(client: TestClient, engine: FakeEngine) -> None:
+    import threading
+
+    engine.gate = threading.Event()
+    job_id = create(client).headers["location"].rsplit("/", 1)[1]
+    wait_for(client, job_id, ("running",))
+    page = client.get(f"/jobs/{job_id}").text
+    assert page.count("Painting…") == 2  # the <title> and the heading, not again on the line below
+    assert re.search(r'<span id="say">(Getting ready…|\d+ % done)</span>', page), page
+    engine.gate.set()
+    wait_for(client, job_id)

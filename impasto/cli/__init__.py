@@ -57,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("impasto: interrupted", file=sys.stderr)
         return 130
+    finally:
+        gallery = sys.modules.get("impasto.gallery")
+        if gallery is not None:  # a command plugged in the data folder's styles: one call's worth
+            gallery.use(None)
 
 
 if __name__ == "__main__":

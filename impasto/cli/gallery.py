@@ -1,14 +1,38 @@
-"""``impasto styles`` (list or add gallery styles) and ``impasto sheet`` (a contact sheet)."""
+"""``impasto styles`` (list, add, rename or delete gallery styles) and ``impasto sheet`` (a contact sheet).
+
+Saved styles live in the data folder the web app uses (``IMPASTO_DATA_DIR``, else ``./data``;
+``IMPASTO_DATABASE_URL`` for PostgreSQL), so the CLI, the Python API and the web app share them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import OptionsError
 from ..imageio import output_format, save_image
+from ..styles import looks_like_name
+
+
+def use_saved_styles(names: Sequence[str] | None = None, *, create: bool = False) -> None:
+    """Plug the data folder's saved styles into :mod:`impasto.gallery`: when ``create``, making the
+    folder if need be; else when it exists and (if ``names`` are given) one of them is a style name
+    that is not built in. Without the web extras (SQLAlchemy) the gallery keeps its plain folder."""
+    if names is not None:
+        from .. import gallery
+
+        builtin = {s.name for s in gallery.builtin_styles()}
+        if not any(looks_like_name(n) and not os.path.exists(n) and n not in builtin for n in names):
+            return
+    try:
+        from ..service.gallery import attach
+    except ImportError:  # impasto without [web]: the plain folder gallery
+        return
+    attach(create=create)
 
 
 def register(sub: Any) -> None:
@@ -29,6 +53,14 @@ def register(sub: Any) -> None:
     add.add_argument("--licence", default="the user's own", help="licence note kept with it")
     add.add_argument("--replace", action="store_true", help="overwrite a style of yours with that name")
     add.set_defaults(handler=run_add)
+    ren = styles_sub.add_parser("rename", help="give a saved style a new name and/or title")
+    ren.add_argument("name", help="the style's name now")
+    ren.add_argument("new_name", nargs="?", default=None, help="its new kebab-case name (optional)")
+    ren.add_argument("--title", default=None, help="its new title")
+    ren.set_defaults(handler=run_rename)
+    rm = styles_sub.add_parser("delete", help="delete a saved style (paintings made with it stay)")
+    rm.add_argument("name", help="the style's name")
+    rm.set_defaults(handler=run_delete)
 
     sheet: argparse.ArgumentParser = sub.add_parser(
         "sheet",
@@ -46,6 +78,7 @@ def register(sub: Any) -> None:
 def run_list(args: argparse.Namespace) -> int:
     from .. import gallery  # the gallery computes style vectors with the fast engine (torch)
 
+    use_saved_styles()  # the data folder's saved styles, if there is one
     entries = gallery.list_styles()
     width = max((len(e.name) for e in entries), default=4)
     for entry in entries:
@@ -59,11 +92,33 @@ def run_list(args: argparse.Namespace) -> int:
 def run_add(args: argparse.Namespace) -> int:
     from .. import gallery  # the gallery computes style vectors with the fast engine (torch)
 
+    use_saved_styles(create=True)
     entry = gallery.add_style(
         args.name, Path(args.image), title=args.title, artist=args.artist, year=args.year,
         licence=args.licence, replace=args.replace,
     )  # fmt: skip
-    print(f"saved {entry.name!r} to {entry.path}; use it as: impasto stylize PHOTO {entry.name}")
+    where = entry.path if entry.file else "the data folder's gallery"
+    print(f"saved {entry.name!r} to {where}; use it as: impasto stylize PHOTO {entry.name}")
+    return 0
+
+
+def run_rename(args: argparse.Namespace) -> int:
+    from .. import gallery
+
+    if args.new_name is None and args.title is None:
+        raise OptionsError("give a new name, a new --title, or both")
+    use_saved_styles()
+    entry = gallery.rename_style(args.name, args.new_name, title=args.title)
+    print(f"renamed {args.name!r} to {entry.name!r} ({entry.title})")
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    from .. import gallery
+
+    use_saved_styles()
+    gallery.remove_style(args.name)
+    print(f"deleted {args.name!r} from the gallery")
     return 0
 
 

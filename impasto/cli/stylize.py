@@ -19,6 +19,7 @@ from ..errors import Cancelled, ImpastoError, OptionsError
 from ..imageio import OUTPUT_FORMATS, output_format, save_image
 from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
 from ..styles import parse_weighted
+from .gallery import use_saved_styles
 
 #: The engine options this command has flags for; which mode takes which is the engines' to say.
 ENGINE_FLAGS = (
@@ -212,6 +213,7 @@ def parse_styles(args: argparse.Namespace) -> tuple[list[str], list[float] | Non
         name, weight = parse_weighted(text)
         names.append(name)
         weights.append(weight)
+    use_saved_styles(names)
     if args.style_weights:
         if any(w is not None for w in weights):
             raise OptionsError("give style weights either as STYLE:WEIGHT or with --style-weights, not both")

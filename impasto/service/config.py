@@ -66,6 +66,8 @@ class Settings:
     max_image_bytes: int = 25 * 1024 * 1024  # one uploaded or fetched image
     max_pixels: int = 40_000_000  # one decoded image
     max_files: int = 20  # photos in one create request
+    decode_budget: int = 100_000_000  # decoded pixels of all uploads in flight at once (per process)
+    decode_wait: float = 5.0  # seconds an upload waits for that budget before a 503
     fast_workers: int = 2
     quality_workers: int = 1
     max_attempts: int = 2  # runs of a job interrupted by restarts before it is marked failed
@@ -105,6 +107,8 @@ class Settings:
             max_request_bytes=_env_int("IMPASTO_MAX_REQUEST_BYTES", cls.max_request_bytes),
             max_image_bytes=_env_int("IMPASTO_MAX_IMAGE_BYTES", cls.max_image_bytes),
             max_pixels=_env_int("IMPASTO_MAX_PIXELS", cls.max_pixels),
+            decode_budget=_env_int("IMPASTO_DECODE_BUDGET", cls.decode_budget),
+            decode_wait=_env_float("IMPASTO_DECODE_WAIT", cls.decode_wait),
             fast_workers=_env_int("IMPASTO_FAST_WORKERS", cls.fast_workers),
             quality_workers=_env_int("IMPASTO_QUALITY_WORKERS", cls.quality_workers),
             jobs_per_minute=_env_float("IMPASTO_JOBS_PER_MINUTE", cls.jobs_per_minute),

@@ -1,8 +1,12 @@
-"""The style gallery as the service sees it: :mod:`impasto.gallery`'s styles plus styles saved on the web.
+"""The one gallery of user styles: rows in ``saved_styles`` pointing at blobs, in the data folder's
+database and image store, shared by the web app, the CLI and the Python API.
 
-Package styles (built-in, and any added with ``impasto styles add`` on this machine) are passed to
-the engine by name; styles saved through the web app are rows in ``saved_styles`` pointing at
-blobs, so every node of a deployment sees the same ones.
+Built-in paintings ship with the package (:mod:`impasto.gallery`) and are passed to the engine by
+name. A user's styles are rows here, so every node of a deployment (and the CLI pointed at the same
+data folder: ``IMPASTO_DATA_DIR`` or ``--data-dir``, else ``./data``) sees the same ones;
+:func:`attach` plugs this store into :mod:`impasto.gallery` for the CLI and Python callers. A job
+refers to its style picture by hash, so renaming or deleting a style never breaks a queued job: the
+picture is deleted only when no job (and no upload in progress) still uses it.
 """
 
 from __future__ import annotations
@@ -11,15 +15,19 @@ import functools
 import io
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .. import gallery as package_gallery
-from ..errors import Conflict, OptionsError
+from ..errors import Conflict, NotFound, OptionsError
+from ..imageio import encode_image
+from .blobdb import make_store
+from .config import Settings
 from .db import Database
-from .models import SavedStyle
-from .store import BlobStore
+from .models import Job, SavedStyle
+from .store import BlobPins, BlobStore
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,58}[a-z0-9]$|^[a-z0-9]$")
 
@@ -33,12 +41,21 @@ class GalleryEntry:
     artist: str | None = None
 
 
+class StyleExists(Conflict):
+    """The gallery already has a style under that name."""
+
+
+class StyleNotFound(NotFound):
+    """No style with that name."""
+
+
+class BuiltinStyle(Conflict):
+    """Built-in styles cannot be renamed or deleted."""
+
+
 def builtin_styles() -> list[GalleryEntry]:
-    """The package's styles (``builtin`` is false for ones added with the CLI on this machine)."""
-    return [
-        GalleryEntry(item.name, item.title, item.builtin, artist=item.artist)
-        for item in package_gallery.list_styles()
-    ]
+    """The paintings that ship with the package."""
+    return [GalleryEntry(i.name, i.title, True, artist=i.artist) for i in package_gallery.builtin_styles()]
 
 
 def builtin_image(name: str) -> Image.Image | None:
@@ -47,11 +64,15 @@ def builtin_image(name: str) -> Image.Image | None:
     return package_gallery.get(name).image()
 
 
+def _entry(row: SavedStyle) -> GalleryEntry:
+    return GalleryEntry(row.name, row.title, False, row.sha)
+
+
 def entries(db: Database) -> list[GalleryEntry]:
-    """Every style a job can use: the package's, then the ones saved through the web."""
+    """Every style a job can use: the package's, then the saved ones, oldest first."""
     with db.session() as s:
         saved = s.scalars(select(SavedStyle).order_by(SavedStyle.created_at)).all()
-        users = [GalleryEntry(r.name, r.title, False, r.sha) for r in saved]
+        users = [_entry(r) for r in saved]
     return builtin_styles() + users
 
 
@@ -61,17 +82,33 @@ def find(db: Database, name: str) -> GalleryEntry | None:
             return entry
     with db.session() as s:
         row = s.get(SavedStyle, name)
-        return GalleryEntry(row.name, row.title, False, row.sha) if row else None
+        return _entry(row) if row else None
 
 
 def slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60].strip("-")
 
 
-def save(db: Database, title: str, sha: str) -> GalleryEntry:
-    """Save an already stored, validated picture under ``title``; names are slugs of titles."""
+def _check_title(title: str) -> str:
     title = title.strip()
-    name = slug(title)
+    if not title or len(title) > 100:
+        raise OptionsError("a style's title needs 1–100 characters")
+    return title
+
+
+def _check_name(name: str) -> str:
+    if not NAME.match(name):
+        raise OptionsError(
+            f"style name {name[:60]!r}: use 1–60 lower-case letters, digits and dashes (like blue-period)"
+        )
+    return name
+
+
+def save(db: Database, title: str, sha: str, name: str | None = None) -> GalleryEntry:
+    """Save an already stored, validated picture under ``title``; the name is the title's slug
+    unless given."""
+    title = title.strip()
+    name = name if name is not None else slug(title)
     if not title or len(title) > 100 or not NAME.match(name):
         raise OptionsError("a style name needs 1–100 characters with at least one letter or digit")
     if find(db, name) is not None:
@@ -81,8 +118,53 @@ def save(db: Database, title: str, sha: str) -> GalleryEntry:
     return GalleryEntry(name, title, False, sha)
 
 
-class StyleExists(Conflict):
-    """The gallery already has a style under that name."""
+def _saved(db: Database, name: str, doing: str) -> GalleryEntry:
+    entry = find(db, name)
+    if entry is None:
+        raise StyleNotFound(f"no style named {name[:100]!r} in the gallery")
+    if entry.builtin:
+        raise BuiltinStyle(f"{name!r} is a built-in style: it cannot be {doing}")
+    return entry
+
+
+def rename(db: Database, name: str, new_name: str | None = None, title: str | None = None) -> GalleryEntry:
+    """A saved style under a new name and/or title; jobs that used it follow it in the history."""
+    if new_name is None and title is None:
+        raise OptionsError("give a new name or a new title")
+    entry = _saved(db, name, "renamed")
+    target = _check_name(new_name) if new_name is not None else name
+    new_title = _check_title(title) if title is not None else entry.title
+    if target != name and find(db, target) is not None:
+        raise StyleExists(f"a style named {target!r} is already in the gallery")
+    with db.session() as s:
+        row = s.get(SavedStyle, name)
+        if row is None:  # deleted meanwhile
+            raise StyleNotFound(f"no style named {name!r} in the gallery")
+        if target != name:
+            s.delete(row)
+            s.flush()
+            s.add(SavedStyle(name=target, title=new_title, sha=row.sha, created_at=row.created_at))
+            s.execute(
+                update(Job).where(Job.style_name == name, Job.style_sha == row.sha).values(style_name=target)
+            )
+        else:
+            row.title = new_title
+    return GalleryEntry(target, new_title, False, entry.sha)
+
+
+def delete(db: Database, store: BlobStore, name: str, pins: BlobPins | None = None) -> None:
+    """Remove a saved style; its picture goes too unless a job (queued ones included) or an upload
+    in progress still uses it."""
+    entry = _saved(db, name, "deleted")
+    with db.session() as s:
+        row = s.get(SavedStyle, name)
+        if row is None:
+            raise StyleNotFound(f"no style named {name!r} in the gallery")
+        s.delete(row)
+    from .jobs import blob_in_use  # jobs imports this module
+
+    if entry.sha is not None:
+        (pins or BlobPins()).delete_unused(store, [entry.sha], lambda sha: blob_in_use(db, sha))
 
 
 def image_bytes(db: Database, store: BlobStore, name: str) -> bytes | None:
@@ -103,3 +185,55 @@ def _builtin_png(name: str) -> bytes | None:
     buf = io.BytesIO()
     image.save(buf, "PNG")
     return buf.getvalue()
+
+
+class DataFolderStyles:
+    """:class:`impasto.gallery.UserStyles` over a data folder's database and images (see :func:`attach`)."""
+
+    def __init__(self, db: Database, store: BlobStore) -> None:
+        self.db, self.store = db, store
+
+    def _style(self, entry: GalleryEntry) -> package_gallery.GalleryStyle:
+        sha, store = entry.sha, self.store
+        assert sha is not None
+        return package_gallery.GalleryStyle(
+            name=entry.name, title=entry.title, builtin=False, licence="the user's own",
+            loader=lambda: store.get(sha),
+        )  # fmt: skip
+
+    def list(self) -> list[package_gallery.GalleryStyle]:
+        return [self._style(e) for e in entries(self.db) if not e.builtin]
+
+    def get(self, name: str) -> package_gallery.GalleryStyle | None:
+        entry = find(self.db, name)
+        return self._style(entry) if entry is not None and not entry.builtin else None
+
+    def add(self, name: str, picture: Image.Image, title: str) -> package_gallery.GalleryStyle:
+        sha = self.store.put(encode_image(picture, "PNG"))
+        return self._style(save(self.db, title, sha, name=name))
+
+    def rename(self, name: str, new_name: str | None, title: str | None) -> package_gallery.GalleryStyle:
+        return self._style(rename(self.db, name, new_name, title))
+
+    def delete(self, name: str) -> None:
+        delete(self.db, self.store, name)
+
+
+def open_data_folder(settings: Settings | None = None, *, create: bool = True) -> DataFolderStyles | None:
+    """The user styles of the data folder the web app uses (``IMPASTO_DATA_DIR``, ``./data``);
+    ``None`` when ``create`` is false and there is no data folder yet."""
+    settings = settings or Settings.from_env()
+    if not create and settings.database_url is None and not (settings.data_dir / "impasto.db").exists():
+        return None
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url)
+    db.migrate()
+    return DataFolderStyles(db, make_store(settings, db))
+
+
+def attach(settings: Settings | None = None, *, create: bool = True) -> DataFolderStyles | None:
+    """Make :mod:`impasto.gallery` keep user styles in the data folder (what the CLI does)."""
+    store = open_data_folder(settings, create=create)
+    if store is not None:
+        package_gallery.use(store)
+    return store

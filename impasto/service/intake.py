@@ -75,15 +75,17 @@ def submit(rt: Runtime, sub: Submission, client: str, *, parent_id: str | None =
     if sub.style is not None:
         check_style_shape(image_size(sub.style, "style picture"), "style picture")
     with rt.pins.hold() as pin:  # until the jobs' rows refer to them (no deletion can take them)
+        limit, budget = settings.max_pixels, rt.pixels  # decoding holds pixels from the shared budget
         stored = [
-            (store_image(rt.store, data, max_pixels=settings.max_pixels, label=name, pin=pin)[0], name)
+            (store_image(rt.store, data, max_pixels=limit, label=name, pin=pin, budget=budget)[0], name)
             for data, name in contents
         ]
         if style is None:
             assert sub.style is not None
             sha, _ = store_image(
-                rt.store, sub.style, max_pixels=settings.max_pixels, label="style picture", pin=pin
-            )
+                rt.store, sub.style, max_pixels=settings.max_pixels, label="style picture", pin=pin,
+                budget=rt.pixels,
+            )  # fmt: skip
             name = "upload"
             if sub.save_style_as:
                 name = gallery.save(rt.db, sub.save_style_as, sha).name
@@ -154,7 +156,7 @@ def add_to_gallery(rt: Runtime, title: str, data: bytes) -> gallery.GalleryEntry
     check_style_shape(image_size(data, "style picture"), "style picture")
     with rt.pins.hold() as pin:
         label, limit = "style picture", rt.settings.max_pixels
-        sha, _ = store_image(rt.store, data, max_pixels=limit, label=label, pin=pin)
+        sha, _ = store_image(rt.store, data, max_pixels=limit, label=label, pin=pin, budget=rt.pixels)
         return gallery.save(rt.db, title, sha)
 
 

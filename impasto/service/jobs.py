@@ -19,19 +19,20 @@ from typing import Annotated, Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..api import mode_options, modes_of, stylize
 from ..cache import sha256_bytes
 from ..errors import Cancelled, Conflict, ImpastoError, NotFound
-from ..imageio import encode_image, fit_long_side, load_image
+from ..imageio import encode_image, fit_long_side, image_size, load_image, open_image
 from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
 from . import gallery, lifecycle
 from .blobdb import make_store
 from .config import Settings
 from .db import Database
 from .models import FINISHED, Job, JobEvent, SavedStyle, Status
+from .pixels import PixelBudget
 from .store import BlobNotFound, BlobPins, BlobStore
 
 log = logging.getLogger("impasto.jobs")
@@ -181,10 +182,17 @@ def store_image(
     max_pixels: int,
     label: str,
     pin: Callable[[str], None] | None = None,
+    budget: PixelBudget | None = None,
 ) -> tuple[str, Image.Image]:
     """Decode ``data`` (that is how an image is identified) and keep the original bytes, pinned
-    (see :class:`~impasto.service.store.BlobPins`) before they are stored when ``pin`` is given."""
-    image = load_image(data, limit=max_pixels, name=label)
+    (see :class:`~impasto.service.store.BlobPins`) before they are stored when ``pin`` is given.
+    With a ``budget``, its pixels (from the header) are held from it while it decodes."""
+    if budget is None:
+        image = load_image(data, limit=max_pixels, name=label)
+    else:
+        width, height = image_size(data, label)
+        with budget.hold(width * height):
+            image = load_image(data, limit=max_pixels, name=label)
     if pin is not None:
         pin(sha256_bytes(data))
     return store.put(data), image
@@ -457,6 +465,18 @@ def recover(db: Database, max_attempts: int) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rows]
 
 
+def ahead_of(db: Database, job: Job) -> int | None:
+    """How many queued jobs of the same mode were queued before ``job`` (``None`` unless it is queued).
+
+    Each mode has its own workers, so only jobs of the same mode stand in its way."""
+    if job.status != Status.QUEUED.value:
+        return None
+    earlier = or_(Job.created_at < job.created_at, and_(Job.created_at == job.created_at, Job.id < job.id))
+    with db.session() as s:
+        query = select(func.count()).where(Job.status == Status.QUEUED.value, Job.mode == job.mode, earlier)
+        return int(s.scalar(query) or 0)
+
+
 def waiting(db: Database) -> dict[str, int]:
     """How many jobs are queued, per mode."""
     with db.session() as s:
@@ -524,7 +544,7 @@ def events_after(
 
 
 def thumbnail(data: bytes, side: int) -> bytes:
-    source = Image.open(io.BytesIO(data))
+    source = open_image(io.BytesIO(data))  # only the formats the docs list, as everywhere
     source.draft("RGB", (side, side))
     image = source.convert("RGB")
     image.thumbnail((side, side), Image.Resampling.LANCZOS)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from .config import Settings, redact_url
 from .jobs import JobContext, Stylize, request_cancel
 from .models import Job
+from .pixels import PixelBudget
 from .pool import WorkerPool
 from .ratelimit import RateLimiter
 from .store import BlobPins
@@ -37,6 +38,7 @@ class Runtime:
         self.ctx = JobContext.from_settings(settings, stylize)
         self.db, self.store = self.ctx.db, self.ctx.store
         self.pins = BlobPins()  # uploads in progress: their pictures outlive a concurrent deletion
+        self.pixels = PixelBudget(settings.decode_budget, settings.decode_wait)  # pixels decoding now
         self.dispatcher: Dispatcher | None = None  # with a broker, jobs go to Celery workers (impasto worker)
         if settings.broker_url:
             # Celery and Redis (the scale-out stack) load only when a broker is configured

@@ -199,6 +199,52 @@ async def again_submit(job_id: str, request: Request, rt: RT) -> Response:
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
+def _styles_page(rt: Runtime, request: Request, code: int = 200, **ctx: Any) -> Response:
+    styles = _styles(rt)
+    saved = [s for s in styles if not s.builtin]
+    builtin = [s for s in styles if s.builtin]
+    return render(request, "styles.html", code, saved=saved, builtin=builtin, **ctx)
+
+
+@router.get("/styles", response_class=HTMLResponse)
+def styles_page(request: Request, rt: RT, renamed: str | None = None, deleted: str | None = None) -> Response:
+    notice = None
+    if renamed:
+        notice = f"Renamed to {renamed[:100]}."
+    elif deleted:
+        notice = f"Deleted {deleted[:100]}."
+    return _styles_page(rt, request, notice=notice)
+
+
+@router.post("/styles/{name}/rename", response_class=HTMLResponse)
+async def rename_style_submit(name: str, request: Request, rt: RT) -> Response:
+    """The no-script fallback of the styles page's rename (the page uses PATCH /api/v1/styles/…)."""
+    form = await request.form(max_files=0, max_fields=5)
+    title, new_name = form.get("title"), form.get("name")
+    try:
+        entry = await run_in_threadpool(
+            gallery.rename,
+            rt.db,
+            name,
+            new_name if isinstance(new_name, str) and new_name and new_name != name else None,
+            title if isinstance(title, str) else None,
+        )
+    except ImpastoError as exc:
+        page = await run_in_threadpool(_styles_page, rt, request, status_for(exc), error=str(exc))
+        return page
+    return RedirectResponse(f"/styles?renamed={entry.name}", status_code=303)
+
+
+@router.post("/styles/{name}/delete", response_class=HTMLResponse)
+async def delete_style_submit(name: str, request: Request, rt: RT) -> Response:
+    """The no-script fallback of the styles page's delete (the page asks first, then sends DELETE)."""
+    try:
+        await run_in_threadpool(gallery.delete, rt.db, rt.store, name, rt.pins)
+    except ImpastoError as exc:
+        return await run_in_threadpool(_styles_page, rt, request, status_for(exc), error=str(exc))
+    return RedirectResponse(f"/styles?deleted={name}", status_code=303)
+
+
 @router.get("/history", response_class=HTMLResponse)
 def history_page(
     request: Request,

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from .. import __version__
 from ..errors import InvalidInput
 from ..service import gallery, intake
-from ..service.jobs import delete_job, events_after, find_jobs, get_job, preview_sha, rate_job
+from ..service.jobs import ahead_of, delete_job, events_after, find_jobs, get_job, preview_sha, rate_job
 from ..service.models import FINISHED, Job, JobEvent, Status
 from ..service.runtime import Runtime
 from ..service.store import BlobNotFound
@@ -33,6 +33,7 @@ from .schemas import (
     RatingIn,
     StyleCreate,
     StyleOut,
+    StyleUpdate,
     StylizeOut,
     StylizeRequest,
 )
@@ -140,7 +141,8 @@ def list_jobs(
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
 def read_job(job_id: JobId, rt: RT) -> JobOut:
-    return JobOut.of(get_job(rt.db, job_id))
+    job = get_job(rt.db, job_id)
+    return JobOut.of(job, ahead=ahead_of(rt.db, job))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut, status_code=202, tags=["jobs"])
@@ -302,6 +304,19 @@ async def add_gallery_style(request: Request, rt: RT) -> StyleOut:
     else:
         raise InvalidInput("send application/json or multipart/form-data")
     return style_out(await run_in_threadpool(intake.add_to_gallery, rt, name, data))
+
+
+@router.patch("/styles/{name}", response_model=StyleOut, tags=["gallery"])
+def rename_style(name: Annotated[str, Path(max_length=100)], body: StyleUpdate, rt: RT) -> StyleOut:
+    """Rename a saved style (new `name` and/or `title`); built-in styles cannot be renamed (409)."""
+    return style_out(gallery.rename(rt.db, name, body.name, body.title))
+
+
+@router.delete("/styles/{name}", status_code=204, tags=["gallery"])
+def delete_style(name: Annotated[str, Path(max_length=100)], rt: RT) -> Response:
+    """Delete a saved style; jobs that use it keep its picture. Built-in styles cannot be deleted (409)."""
+    gallery.delete(rt.db, rt.store, name, rt.pins)
+    return Response(status_code=204)
 
 
 @router.get("/styles/{name}/image", tags=["gallery"], response_class=Response)

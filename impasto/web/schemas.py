@@ -41,6 +41,12 @@ class StyleCreate(BaseModel):
     image: str = Field(description=B64, max_length=60_000_000)
 
 
+class StyleUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=60, description="new kebab-case name")
+    title: str | None = Field(None, min_length=1, max_length=100, description="new display title")
+
+
 class StyleOut(BaseModel):
     name: str
     title: str
@@ -73,9 +79,12 @@ class JobOut(BaseModel):
     result: ResultInfo | None
     parent_id: str | None
     links: dict[str, str]
+    ahead: int | None = Field(
+        None, description="queued jobs of the same mode ahead of this one (only while it is queued)"
+    )
 
     @classmethod
-    def of(cls, job: Job) -> JobOut:
+    def of(cls, job: Job, ahead: int | None = None) -> JobOut:
         base = f"/api/v1/jobs/{job.id}"
         links = {
             "self": base,
@@ -90,8 +99,9 @@ class JobOut(BaseModel):
         if job.result_sha and job.result_width and job.result_height:
             links["result"] = f"{base}/images/result"
             result = ResultInfo(width=job.result_width, height=job.result_height)
-        columns = {name: getattr(job, name) for name in cls.model_fields if name not in ("result", "links")}
-        return cls.model_validate({**columns, "result": result, "links": links})
+        extra = ("result", "links", "ahead")
+        columns = {name: getattr(job, name) for name in cls.model_fields if name not in extra}
+        return cls.model_validate({**columns, "result": result, "links": links, "ahead": ahead})
 
 
 class JobsOut(BaseModel):

@@ -110,7 +110,7 @@ function timeLeft(s) {
 
 const STAGE_WORDS = {
   starting: "Getting ready", loading: "Getting ready", "analysing style": "Studying the style",
-  drafting: "Sketching a first draft", painting: "Painting", "re-queued": "Waiting for its turn",
+  drafting: "Sketching a first draft", painting: "Laying on the paint", "re-queued": "Waiting for its turn",
 };
 const HEADINGS = { queued: "Waiting…", running: "Painting…", succeeded: "Done", cancelled: "Cancelled", failed: "That did not work" };
 
@@ -128,17 +128,14 @@ function initJob() {
     if (s !== "queued" && queueTimer) { clearInterval(queueTimer); queueTimer = null; }
   };
   const finished = (s) => ["succeeded", "failed", "cancelled"].includes(s);
-  // how many paintings of the same kind are ahead of this one (running, or queued earlier)
+  // how many paintings of the same kind are queued ahead of this one: the server counts them (`ahead`)
   const lookAtQueue = async () => {
     try {
-      const [queued, running] = await Promise.all(["queued", "running"].map((s) =>
-        fetch(`/api/v1/jobs?status=${s}&limit=200`).then((r) => r.json())));
-      if (box.dataset.status !== "queued") return;
-      const mine = box.dataset.created, mode = box.dataset.mode;
-      const ahead = queued.jobs.filter((j) => j.mode === mode && j.id !== id && j.created_at < mine).length
-        + running.jobs.filter((j) => j.mode === mode).length;
+      const job = await fetch(`/api/v1/jobs/${id}`).then((r) => r.json());
+      if (box.dataset.status !== "queued" || job.ahead == null) return;
+      const ahead = job.ahead;
       say.textContent = ahead === 0 ? "Waiting: yours is next" : `Waiting: ${ahead} painting${ahead > 1 ? "s" : ""} ahead of yours`;
-      line.title = `queued since ${new Date(mine).toLocaleTimeString()}`;
+      line.title = `queued since ${new Date(box.dataset.created).toLocaleTimeString()}`;
     } catch (e) { /* the sentence stays as it was */ }
   };
   if (finished(box.dataset.status)) return;  // the page already says how it ended
@@ -152,7 +149,7 @@ function initJob() {
       if (!say.textContent.startsWith("Waiting")) say.textContent = "Waiting for its turn…";
       if (!queueTimer) { lookAtQueue(); queueTimer = setInterval(lookAtQueue, 2000); }
     }
-    if (d.status === "running" && !say.textContent.startsWith("Painting —")) say.textContent = "Getting ready…";
+    if (d.status === "running" && !say.dataset.progress) say.textContent = "Getting ready…";
     if (finished(d.status)) {
       $("#cancel-form").hidden = true;
       wrap.hidden = true;
@@ -175,7 +172,9 @@ function initJob() {
     if (finished(box.dataset.status)) return;
     bar.value = d.fraction;
     const left = timeLeft(d.eta);
-    say.textContent = left ? `Painting — ${left}` : "Painting…";
+    // the heading says "Painting…"; this line says how far, without repeating it
+    say.dataset.progress = "1";
+    say.textContent = left ? `${left[0].toUpperCase()}${left.slice(1)}` : `${Math.round(d.fraction * 100)} % done`;
     const scale = d.scales > 1 ? `scale ${d.scale} of ${d.scales}, ` : "";
     line.title = `${scale}step ${d.iteration} of ${d.iterations} at ${d.size[0]}×${d.size[1]} px`;
   });
@@ -308,6 +307,53 @@ function initConfirm() {
   }
 }
 
+// --- the styles page: rename and delete saved styles in place (the forms work without this) -----
+
+function initStyles() {
+  const list = $("#saved-styles");
+  if (!list) return;
+  const err = $("#styles-error");
+  const say = (text) => { err.textContent = text || ""; err.hidden = !text; };
+  const problem = async (r) => {
+    try { const body = await r.json(); return typeof body.detail === "string" ? body.detail : "That did not work."; }
+    catch (e) { return "That did not work."; }
+  };
+  for (const item of $$(".saved-style", list)) {
+    const rename = $(".style-rename", item), remove = $(".style-delete", item);
+    rename.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const name = item.dataset.name;
+      const title = rename.elements.title.value.trim(), newName = rename.elements.name.value.trim();
+      const body = { title };
+      if (newName && newName !== name) body.name = newName;
+      const r = await fetch(`/api/v1/styles/${encodeURIComponent(name)}`, {
+        method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      }).catch(() => null);
+      if (!r || !r.ok) { say(r ? await problem(r) : "The server did not answer."); return; }
+      const style = await r.json();
+      say("");
+      item.dataset.name = style.name;
+      rename.action = `/styles/${style.name}/rename`;
+      remove.action = `/styles/${style.name}/delete`;
+      remove.dataset.title = style.title;
+      rename.elements.title.value = style.title;
+      rename.elements.name.value = style.name;
+      $("img", item).alt = style.title;
+      $("a", item).href = `/?style=${style.name}`;
+    });
+    remove.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!window.confirm(`Delete the style “${remove.dataset.title}”? Paintings made with it stay.`)) return;
+      const r = await fetch(`/api/v1/styles/${encodeURIComponent(item.dataset.name)}`, { method: "DELETE" })
+        .catch(() => null);
+      if (!r || (!r.ok && r.status !== 404)) { say(r ? await problem(r) : "The server did not answer."); return; }
+      say("");
+      item.remove();
+      $("#no-saved").hidden = $$(".saved-style", list).length > 0;
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  initCreate(); initJob(); initCompare(); initRating(); initAgain(); initHistory(); initConfirm();
+  initCreate(); initJob(); initCompare(); initRating(); initAgain(); initHistory(); initConfirm(); initStyles();
 });
