@@ -27,6 +27,7 @@ LAZY = {
     ("cli/video.py", "video"),  # PyAV, OpenCV and the engines, loaded by `impasto video` only
     ("cli/gallery.py", ""),
     ("cli/gallery.py", "sheet"),
+    ("cli/gallery.py", "service.gallery"),  # the data folder's saved styles (SQLAlchemy), when asked for
     ("cli/weights.py", "quality.backbones"),
     ("cli/weights.py", "quality.downloads"),
     ("cli/worker.py", "torch"),

@@ -27,6 +27,7 @@ from .blobdb import make_store
 from .config import Settings
 from .db import Database
 from .models import Job, SavedStyle
+from .refs import blob_in_use
 from .store import BlobPins, BlobStore
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,58}[a-z0-9]$|^[a-z0-9]$")
@@ -161,8 +162,6 @@ def delete(db: Database, store: BlobStore, name: str, pins: BlobPins | None = No
         if row is None:
             raise StyleNotFound(f"no style named {name!r} in the gallery")
         s.delete(row)
-    from .jobs import blob_in_use  # jobs imports this module
-
     if entry.sha is not None:
         (pins or BlobPins()).delete_unused(store, [entry.sha], lambda sha: blob_in_use(db, sha))
 

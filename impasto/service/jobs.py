@@ -31,8 +31,9 @@ from . import gallery, lifecycle
 from .blobdb import make_store
 from .config import Settings
 from .db import Database
-from .models import FINISHED, Job, JobEvent, SavedStyle, Status
+from .models import FINISHED, Job, JobEvent, Status
 from .pixels import PixelBudget
+from .refs import blob_in_use
 from .store import BlobNotFound, BlobPins, BlobStore
 
 log = logging.getLogger("impasto.jobs")
@@ -435,15 +436,6 @@ def delete_job(db: Database, store: BlobStore, job_id: str, pins: BlobPins | Non
             raise JobConflict("the job started running: cancel it first")
     candidates = [sha for sha in shas if isinstance(sha, str)]
     (pins or BlobPins()).delete_unused(store, candidates, lambda sha: blob_in_use(db, sha))
-
-
-def blob_in_use(db: Database, sha: str) -> bool:
-    """Does a job or a saved style refer to this picture?"""
-    with db.session() as s:
-        cols = (Job.content_sha, Job.style_sha, Job.result_sha, Job.preview_sha)
-        if any(s.scalar(select(Job.id).where(c == sha).limit(1)) for c in cols):
-            return True
-        return s.scalar(select(SavedStyle.name).where(SavedStyle.sha == sha).limit(1)) is not None
 
 
 def recover(db: Database, max_attempts: int) -> list[tuple[str, str]]:

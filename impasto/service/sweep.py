@@ -21,8 +21,9 @@ from sqlalchemy import func, select
 from . import lifecycle
 from .config import Settings
 from .db import Database
-from .jobs import JobConflict, JobNotFound, blob_in_use, delete_job
+from .jobs import JobConflict, JobNotFound, delete_job
 from .models import Job, JobEvent, Status, utcnow
+from .refs import blob_in_use
 from .store import BlobPins, BlobStore
 
 log = logging.getLogger("impasto.sweep")
