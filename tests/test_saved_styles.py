@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import threading
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from support.web import client_for, wait_for
 
 from impasto import gallery as package_gallery
 from impasto.cli import main
+from impasto.cli.stylize import parse_styles
 from impasto.errors import OptionsError
 from impasto.service.gallery import attach
 
@@ -146,8 +148,8 @@ def test_cli_and_web_share_one_gallery(
     assert main(["styles", "rename", "nope", "other"]) == 2
     with client_for(tmp_path, f"sqlite:///{data / 'impasto.db'}", engine) as client:
         assert names(client) == ["webby"]
-    # a name stylize is given resolves in the same gallery (what `impasto stylize photo NAME` uses)
-    attach()
+    # `impasto stylize photo webby` (and `impasto video`) finds it in the same gallery
+    parse_styles(argparse.Namespace(styles=["webby"], style_weights=None))
     style = package_gallery.style("webby")
     assert style.image.size == (64, 48) and style.label == "webby"
 
