@@ -241,7 +241,8 @@ def test_waiting_in_line_and_history_following_its_jobs(
     other = page.context.new_page()
     other.goto(f"{base}/jobs/{waiting_id}")
     other.wait_for_function("() => document.querySelector('#say').textContent.startsWith('Waiting: ')")
-    assert other.locator("#say").inner_text() == "Waiting: 2 paintings ahead of yours"
+    # both workers are busy and it is first in line: the job's exact `ahead` (queued jobs before it)
+    assert other.locator("#say").inner_text() == "Waiting: yours is next"
     assert other.locator("#job").inner_text().lower().count("wait") == 2  # the heading and the line
     shot(other, "2a-job-waiting")
     other.close()
@@ -257,3 +258,28 @@ def test_waiting_in_line_and_history_following_its_jobs(
     )
     page.reload()
     assert page.locator("#flash").count() == 0
+
+
+def test_styles_are_renamed_and_deleted_in_place(
+    gated_server: tuple[str, threading.Event], page: Any, shot: Any
+) -> None:
+    base, _ = gated_server
+    page.goto(f"{base}/styles")
+    row = page.locator(".saved-style")
+    assert row.count() == 1
+    page.evaluate("window.notReloaded = true")
+    row.locator("input[name=title]").fill("Evening Sky")
+    row.locator("input[name=name]").fill("evening-sky")
+    row.locator(".style-rename button").click()
+    page.wait_for_function("() => document.querySelector('.saved-style').dataset.name === 'evening-sky'")
+    assert httpx.get(f"{base}/api/v1/styles/evening-sky/image").status_code == 200
+    shot(page, "5-styles")
+    page.once("dialog", lambda dialog: dialog.dismiss())  # "no": nothing happens
+    row.locator(".style-delete button").click()
+    assert page.locator(".saved-style").count() == 1
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(".style-delete button").click()
+    page.wait_for_function("() => document.querySelectorAll('.saved-style').length === 0")
+    assert page.locator("#no-saved").is_visible() and page.evaluate("window.notReloaded") is True
+    names = [s["name"] for s in httpx.get(f"{base}/api/v1/styles").json() if not s["builtin"]]
+    assert names == []
