@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .config import Settings, redact_url
 from .jobs import JobContext, Stylize, request_cancel
 from .models import Job
-from .pixels import PixelBudget
+from .pixels import PixelBudget, return_freed_images
 from .pool import WorkerPool
 from .ratelimit import RateLimiter
 from .store import BlobPins
@@ -39,6 +39,7 @@ class Runtime:
         self.db, self.store = self.ctx.db, self.ctx.store
         self.pins = BlobPins()  # uploads in progress: their pictures outlive a concurrent deletion
         self.pixels = PixelBudget(settings.decode_budget, settings.decode_wait)  # pixels decoding now
+        return_freed_images()
         self.dispatcher: Dispatcher | None = None  # with a broker, jobs go to Celery workers (impasto worker)
         if settings.broker_url:
             # Celery and Redis (the scale-out stack) load only when a broker is configured
