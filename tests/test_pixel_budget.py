@@ -95,3 +95,15 @@ def test_an_upload_over_the_budget_gets_503_with_retry_after(
         assert busy.status_code == 503 and int(busy.headers["retry-after"]) > 0
         assert "too many large pictures" in busy.json()["detail"]
         assert _post(client, png(80, 60)).status_code == 201
+
+
+def test_thumbnails_open_only_the_listed_formats() -> None:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    assert jobs.thumbnail(png(80, 60), 32)[:2] == b"\xff\xd8"  # a JPEG thumbnail
+    ppm = io.BytesIO()
+    Image.new("RGB", (80, 60)).save(ppm, "PPM")  # Pillow reads PPM, the docs do not list it
+    with pytest.raises(UnidentifiedImageError):
+        jobs.thumbnail(ppm.getvalue(), 32)

@@ -169,3 +169,16 @@ def test_python_api_renames_and_deletes_in_the_data_folder(
         package_gallery.remove_style("starry-night")
     package_gallery.remove_style("ours")
     assert [s.name for s in package_gallery.list_styles() if not s.builtin] == []
+
+
+def test_without_a_data_folder_the_plain_folder_renames_and_deletes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(package_gallery, "style_vector", lambda image: [0.0] * 4)
+    monkeypatch.setattr(package_gallery, "predictor_digest", lambda: "test")
+    package_gallery.add_style("mine", png(color=(1, 2, 3)))
+    renamed = package_gallery.rename_style("mine", "ours", title="Ours")
+    assert renamed.path.is_file() and renamed.title == "Ours" and renamed.image().size == (64, 48)
+    with pytest.raises(OptionsError, match="built-in"):
+        package_gallery.rename_style("starry-night", "mine")
+    package_gallery.remove_style("ours")
+    assert not renamed.path.exists()
+    assert [s.name for s in package_gallery.list_styles() if not s.builtin] == []
