@@ -126,6 +126,7 @@ def run_sheet(args: argparse.Namespace) -> int:
     from ..sheet import contact_sheet  # the engines (torch) load only when a command paints
 
     output_format(args.output)  # refuse a bad suffix before any painting
+    use_saved_styles()  # the data folder's saved styles are on the sheet too
     if args.size < 16 or args.columns < 1:
         raise OptionsError("--size must be at least 16 and --columns at least 1")
     sheet = contact_sheet(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from .. import gallery as package_gallery
 from ..errors import Conflict, NotFound, OptionsError
@@ -114,8 +115,11 @@ def save(db: Database, title: str, sha: str, name: str | None = None) -> Gallery
         raise OptionsError("a style name needs 1–100 characters with at least one letter or digit")
     if find(db, name) is not None:
         raise StyleExists(f"a style named {name!r} is already in the gallery")
-    with db.session() as s:
-        s.add(SavedStyle(name=name, title=title, sha=sha))
+    try:
+        with db.session() as s:
+            s.add(SavedStyle(name=name, title=title, sha=sha))
+    except IntegrityError:  # saved by another request meanwhile
+        raise StyleExists(f"a style named {name!r} is already in the gallery") from None
     return GalleryEntry(name, title, False, sha)
 
 
@@ -137,19 +141,21 @@ def rename(db: Database, name: str, new_name: str | None = None, title: str | No
     new_title = _check_title(title) if title is not None else entry.title
     if target != name and find(db, target) is not None:
         raise StyleExists(f"a style named {target!r} is already in the gallery")
-    with db.session() as s:
-        row = s.get(SavedStyle, name)
-        if row is None:  # deleted meanwhile
-            raise StyleNotFound(f"no style named {name!r} in the gallery")
-        if target != name:
-            s.delete(row)
-            s.flush()
-            s.add(SavedStyle(name=target, title=new_title, sha=row.sha, created_at=row.created_at))
-            s.execute(
-                update(Job).where(Job.style_name == name, Job.style_sha == row.sha).values(style_name=target)
-            )
-        else:
-            row.title = new_title
+    try:
+        with db.session() as s:
+            row = s.get(SavedStyle, name)
+            if row is None:  # deleted meanwhile
+                raise StyleNotFound(f"no style named {name!r} in the gallery")
+            if target != name:
+                s.delete(row)
+                s.flush()
+                s.add(SavedStyle(name=target, title=new_title, sha=row.sha, created_at=row.created_at))
+                renamed = update(Job).where(Job.style_name == name, Job.style_sha == row.sha)
+                s.execute(renamed.values(style_name=target))
+            else:
+                row.title = new_title
+    except IntegrityError:  # another request took the name meanwhile
+        raise StyleExists(f"a style named {target!r} is already in the gallery") from None
     return GalleryEntry(target, new_title, False, entry.sha)
 
 

@@ -42,8 +42,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text}
     for code, text in {
         400: "malformed request body",
-        404: "no such job or image",
-        409: "not allowed in the job's state",
+        404: "no such job, image or style",
+        409: "not allowed in the job's state, or a style name taken or built in",
         408: "the request body did not arrive in time",
         413: "body or image too large",
         422: "bad input",
