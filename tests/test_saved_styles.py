@@ -182,3 +182,29 @@ def test_without_a_data_folder_the_plain_folder_renames_and_deletes(monkeypatch:
     package_gallery.remove_style("ours")
     assert not renamed.path.exists()
     assert [s.name for s in package_gallery.list_styles() if not s.builtin] == []
+
+
+def test_scale_out_cli_and_web_share_the_database_and_its_images(
+    tmp_path: Path, pg_url: str, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several nodes: PostgreSQL and images in the database, no shared folder at all."""
+    monkeypatch.setenv("IMPASTO_DATA_DIR", str(tmp_path / "cli-data"))  # not the web node's folder
+    monkeypatch.setenv("IMPASTO_DATABASE_URL", pg_url)
+    monkeypatch.setenv("IMPASTO_BLOB_STORE", "database")
+    monkeypatch.setattr(package_gallery, "style_vector", lambda image: [0.0] * 4)
+    monkeypatch.setattr(package_gallery, "predictor_digest", lambda: "test")
+    picture = tmp_path / "mine.png"
+    picture.write_bytes(png(color=(200, 30, 90)))
+    assert main(["styles", "add", "from-cli", str(picture)]) == 0
+    held = FakeEngine()
+    held.gate = threading.Event()
+    with client_for(tmp_path, pg_url, held, blob_store="database", fast_workers=1) as client:
+        assert client.get("/api/v1/styles/from-cli/image").status_code == 200
+        files = [("content", ("p.png", png(), "image/png"))]
+        made = [client.post("/api/v1/jobs", files=files, data={"style_name": "from-cli"}) for _ in range(2)]
+        ids = [r.json()["jobs"][0]["id"] for r in made]
+        wait_for(client, ids[0], ("running",))
+        assert main(["styles", "delete", "from-cli"]) == 0  # from another machine, as it were
+        assert names(client) == []
+        held.gate.set()
+        assert [wait_for(client, i)["status"] for i in ids] == ["succeeded", "succeeded"]
