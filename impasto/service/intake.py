@@ -82,10 +82,8 @@ def submit(rt: Runtime, sub: Submission, client: str, *, parent_id: str | None =
         ]
         if style is None:
             assert sub.style is not None
-            sha, _ = store_image(
-                rt.store, sub.style, max_pixels=settings.max_pixels, label="style picture", pin=pin,
-                budget=rt.pixels,
-            )  # fmt: skip
+            label = "style picture"
+            sha, _ = store_image(rt.store, sub.style, max_pixels=limit, label=label, pin=pin, budget=budget)
             name = "upload"
             if sub.save_style_as:
                 name = gallery.save(rt.db, sub.save_style_as, sha).name
