@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from PIL import Image
@@ -27,11 +28,12 @@ from ..cache import sha256_bytes
 from ..errors import Cancelled, Conflict, ImpastoError, NotFound
 from ..imageio import encode_image, fit_long_side, load_image
 from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
-from . import gallery, lifecycle
+from ..video import VideoLimits
+from . import gallery, lifecycle, video_jobs
 from .blobdb import make_store
 from .config import Settings
 from .db import Database
-from .models import FINISHED, Job, JobEvent, SavedStyle, Status
+from .models import FINISHED, Job, JobEvent, JobKind, SavedStyle, Status
 from .store import BlobNotFound, BlobPins, BlobStore
 
 log = logging.getLogger("impasto.jobs")
@@ -154,6 +156,8 @@ class JobContext:
     cancel_poll_interval: float = 0.5
     tokens: dict[str, CancelToken] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)  # set: runs stop to be re-queued
+    video_limits: VideoLimits = field(default_factory=VideoLimits)
+    video_dir: Path = Path("data/video-work")  # video jobs' painted frames, by job id (see video_jobs)
 
     @classmethod
     def from_settings(cls, settings: Settings, stylize: Stylize | None = None) -> JobContext:
@@ -165,6 +169,10 @@ class JobContext:
             stylize,
             max_pixels=settings.max_pixels,
             preview_interval=settings.preview_interval,
+            video_limits=video_jobs.limits_of(
+                settings.video_max_seconds, settings.video_max_pixels, settings.video_max_frames
+            ),
+            video_dir=settings.video_work_dir,
         )
 
     def engine(self) -> Stylize:
@@ -202,11 +210,15 @@ def create_job(
     *,
     content_sha: str,
     style: StyleRef,
-    options: JobOptions,
+    options: JobOptions | video_jobs.VideoOptions,
     content_name: str = "photo",
     parent_id: str | None = None,
+    kind: JobKind = JobKind.IMAGE,
+    source_sha: str | None = None,
 ) -> Job:
     job = Job(
+        kind=kind.value,
+        source_sha=source_sha,
         mode=options.mode,
         content_sha=content_sha,
         content_name=content_name[:200] or "photo",
@@ -255,6 +267,11 @@ def run_job(job_id: str, ctx: JobContext, cancel: CancelToken | None = None) -> 
 
 def _execute(job_id: str, ctx: JobContext, token: CancelToken) -> Status:
     job = get_job(ctx.db, job_id)
+    if job.kind == JobKind.VIDEO:
+        status = _execute_video(job, ctx, token)
+        if status != Status.QUEUED:  # ended: its painted frames are of no more use
+            video_jobs.discard(ctx.video_dir, job_id)
+        return status
     recorder = _Recorder(ctx, job_id, token)
     try:
         content = ctx.store.get(job.content_sha)
@@ -268,15 +285,32 @@ def _execute(job_id: str, ctx: JobContext, token: CancelToken) -> Status:
     except ImpastoError as exc:
         return _finish(ctx, job_id, Status.FAILED, error=str(exc))
     except Exception as exc:
-        log.exception("job %s failed", job_id)
-        return _finish(
-            ctx, job_id, Status.FAILED, error=f"internal error ({type(exc).__name__}); see the server log"
-        )
+        return _crashed(ctx, job_id, exc)
     sha = ctx.store.put(encode_image(image, "PNG"))
     result = {"result_sha": sha, "result_width": image.width, "result_height": image.height}
     if token.cancelled:  # the quality engine hands back its best picture so far
         return _stopped(ctx, job_id, **result)
     return _finish(ctx, job_id, Status.SUCCEEDED, **result)
+
+
+def _execute_video(job: Job, ctx: JobContext, token: CancelToken) -> Status:
+    """A clip, frame by frame; a run that stops keeps no result (only its frames, for a re-run)."""
+    try:
+        result = video_jobs.paint(job, ctx, _Recorder(ctx, job.id, token, unit="frame"), token)
+    except Cancelled:
+        return _stopped(ctx, job.id)
+    except ImpastoError as exc:
+        return _finish(ctx, job.id, Status.FAILED, error=str(exc))
+    except Exception as exc:
+        return _crashed(ctx, job.id, exc)
+    return _finish(ctx, job.id, Status.SUCCEEDED, **result)  # every frame is painted: done
+
+
+def _crashed(ctx: JobContext, job_id: str, exc: Exception) -> Status:
+    log.exception("job %s failed", job_id, exc_info=exc)
+    return _finish(
+        ctx, job_id, Status.FAILED, error=f"internal error ({type(exc).__name__}); see the server log"
+    )
 
 
 def _stopped(ctx: JobContext, job_id: str, **values: Any) -> Status:
@@ -306,8 +340,9 @@ def _finish(ctx: JobContext, job_id: str, status: Status, **values: Any) -> Stat
 class _Recorder:
     """The progress callback: persists events (throttled) and previews, and polls for cancellation."""
 
-    def __init__(self, ctx: JobContext, job_id: str, token: CancelToken) -> None:
+    def __init__(self, ctx: JobContext, job_id: str, token: CancelToken, unit: str | None = None) -> None:
         self.ctx, self.job_id, self.token = ctx, job_id, token
+        self.unit = unit  # "frame": a step is a frame of a clip
         self.last_iteration = self.last_preview = self.last_poll = 0.0
 
     def __call__(self, event: Event) -> None:
@@ -340,9 +375,10 @@ class _Recorder:
             if now - self.last_iteration < self.ctx.event_interval and not last_of_scale:
                 return
             self.last_iteration = now
-            job_values.update(
-                fraction=event.fraction, eta=event.eta, stage=f"painting {event.scale}/{event.scales}"
-            )
+            stage = f"painting {event.scale}/{event.scales}"
+            if self.unit:
+                stage = f"{self.unit} {event.step} of {event.steps}"
+            job_values.update(fraction=event.fraction, eta=event.eta, stage=stage)
         elif isinstance(event, StageEvent):
             job_values["stage"] = event.stage[:100]
         elif isinstance(event, DoneEvent):
@@ -418,6 +454,8 @@ def delete_job(db: Database, store: BlobStore, job_id: str, pins: BlobPins | Non
             job.style_sha,
             job.result_sha,
             job.preview_sha,
+            job.source_sha,
+            job.video_sha,
             *(p.get("sha") for p in previews),
         }
         gone = s.execute(
@@ -432,7 +470,8 @@ def delete_job(db: Database, store: BlobStore, job_id: str, pins: BlobPins | Non
 def blob_in_use(db: Database, sha: str) -> bool:
     """Does a job or a saved style refer to this picture?"""
     with db.session() as s:
-        cols = (Job.content_sha, Job.style_sha, Job.result_sha, Job.preview_sha)
+        pictures = (Job.content_sha, Job.style_sha, Job.result_sha, Job.preview_sha)
+        cols = (*pictures, Job.source_sha, Job.video_sha)  # and a video job's clips
         if any(s.scalar(select(Job.id).where(c == sha).limit(1)) for c in cols):
             return True
         return s.scalar(select(SavedStyle.name).where(SavedStyle.sha == sha).limit(1)) is not None
