@@ -11,14 +11,7 @@ from ..errors import MissingExtraError
 #: The modules each extra brings, as imported (not as named on PyPI).
 EXTRAS: dict[str, tuple[str, ...]] = {
     "web": (
-        "fastapi",
-        "uvicorn",
-        "jinja2",
-        "multipart",
-        "sqlalchemy",
-        "alembic",
-        "httpx",
-        "swagger_ui_bundle",
+        "fastapi", "uvicorn", "jinja2", "multipart", "sqlalchemy", "alembic", "httpx", "swagger_ui_bundle"
     ),
     "worker": ("celery", "redis", "psycopg"),
 }

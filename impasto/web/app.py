@@ -82,7 +82,6 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 extra = [
