@@ -186,7 +186,7 @@ SIZES = (256, 384, 480, 640, 720, 960, 1280)
 
 def _page_fields(fields: dict[str, str]) -> dict[str, str]:
     """The page's fields → API fields (style source tabs, the save box)."""
-    fields = {k: v for k, v in fields.items() if v != ""}
+    fields = {k: v for k, v in fields.items() if v != "" and k != "csrf_token"}  # the page's own
     if fields.pop("style_source", "gallery") == "upload":
         fields.pop("style_name", None)
     else:

@@ -140,7 +140,9 @@ function initVideoForm() {
     const button = $("#paint");
     button.disabled = true; button.textContent = "Uploading…";
     try {
-      const response = await fetch(form.action, { method: "POST", body: new FormData(form) });
+      const token = $("meta[name=csrf-token]");  // where the pages carry one
+      const headers = token ? { "x-csrf-token": token.content } : {};
+      const response = await fetch(form.action, { method: "POST", body: new FormData(form), headers });
       if (response.redirected && response.ok) { window.location.href = response.url; return; }
       const page = new DOMParser().parseFromString(await response.text(), "text/html");
       const message = page.querySelector("#form-error, .error");
