@@ -22,6 +22,14 @@ from support.clips import make_clip, shapes
 from support.images import png
 from support.web import client_for, wait_for
 
+from impasto.service import lifecycle
+from impasto.service.config import Settings
+from impasto.service.db import Database
+from impasto.service.jobs import StyleRef, create_job
+from impasto.service.models import JobKind, Status
+from impasto.service.store import BlobPins, FileStore
+from impasto.service.sweep import sweep
+from impasto.service.video_jobs import VideoOptions
 from impasto.video import pipeline as video_pipeline
 
 FRAMES = 6
@@ -307,3 +315,23 @@ def test_the_video_page_makes_a_job_and_comes_back_with_the_message(
     refused = client.post("/video", data=fields, files={"video": ("notes.txt", b"words", "text/plain")})
     assert refused.status_code == 422 and "Notes.txt: not a video" in refused.text
     assert 'value="false" selected' in refused.text  # the choices stay
+
+
+def test_the_sweep_deletes_work_folders_of_jobs_that_ended_or_are_gone(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'sweep.db'}")
+    db.migrate()
+    settings = Settings(data_dir=tmp_path / "data")
+    options = VideoOptions()
+    style, video = StyleRef("starry-night"), JobKind.VIDEO
+    queued, ended = (
+        create_job(db, content_sha="0" * 64, style=style, options=options, kind=video) for _ in range(2)
+    )
+    lifecycle.move(db, ended.id, Status.CANCELLED)
+    root = settings.video_work_dir
+    for name in (queued.id, ended.id, "f" * 32):  # the last: a job deleted meanwhile
+        (root / name / "frames").mkdir(parents=True)
+    (root / "not-a-job").mkdir()
+    report = sweep(db, FileStore(tmp_path / "blobs"), BlobPins(), settings)
+    assert report.video_folders_deleted == 2
+    assert sorted(p.name for p in root.iterdir()) == sorted([queued.id, "not-a-job"])
+    db.dispose()

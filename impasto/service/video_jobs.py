@@ -24,13 +24,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
 
 from ..cache import atomic_write_bytes
 from ..errors import InvalidInput, VideoError
 from ..imageio import encode_image
 from ..progress import CancelToken, Event, PreviewEvent, ProgressCallback
 from ..video import DEFAULT_STABILITY, VideoLimits, stylize_video
-from .models import Job, JobEvent
+from .db import Database
+from .models import Job, JobEvent, Status
 
 if TYPE_CHECKING:
     from .jobs import JobContext
@@ -46,7 +48,9 @@ class VideoOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["fast"] = Field("fast", description="clips are painted in fast mode, frame by frame")
+    mode: Literal["fast"] = Field(
+        default="fast", description="clips are painted in fast mode, frame by frame"
+    )
     size: int | None = Field(
         default=None, ge=64, le=4096, description="long side of the painted clip, px (default: the clip's)"
     )
@@ -114,6 +118,23 @@ def discard(root: Path, job_id: str) -> None:
         shutil.rmtree(root / job_id, ignore_errors=True)
 
 
+def sweep_work(db: Database, root: Path) -> int:
+    """Delete the work folders of jobs that ended or are gone (failed after losing their worker too
+    often, or deleted while queued for a re-run); queued and running jobs keep theirs. How many."""
+    if not root.is_dir():
+        return 0
+    names = [p.name for p in root.iterdir() if p.is_dir() and _JOB_ID.match(p.name)]
+    if not names:
+        return 0
+    waiting = (Status.QUEUED.value, Status.RUNNING.value)
+    with db.session() as s:
+        live = set(s.scalars(select(Job.id).where(Job.id.in_(names), Job.status.in_(waiting))))
+    ended = [name for name in names if name not in live]
+    for name in ended:
+        shutil.rmtree(root / name, ignore_errors=True)
+    return len(ended)
+
+
 def paint(job: Job, ctx: JobContext, progress: ProgressCallback, cancel: CancelToken) -> dict[str, Any]:
     """Paint the job's clip; return the job's result columns. Raises :class:`~impasto.errors.Cancelled`
     when cancelled (the painted frames stay for a re-run) and ImpastoError for a clip it cannot paint."""
@@ -172,6 +193,7 @@ __all__ = [
     "VideoOptions",
     "discard",
     "paint",
+    "sweep_work",
     "video_options_from",
     "work_folder",
 ]
