@@ -255,7 +255,8 @@ def test_cancel_stops_within_a_frame_and_keeps_no_clip(
     done = wait_for(client, job["id"])
     assert done["status"] == "cancelled" and done["result"] is None and "video" not in done["links"]
     assert painter.calls == 3  # not one frame more
-    assert client.get(f"/api/v1/jobs/{job['id']}/video").status_code == 404
+    missing = client.get(f"/api/v1/jobs/{job['id']}/video")
+    assert missing.status_code == 404 and missing.json()["detail"] == "this job has no painted clip (yet)"
     work = tmp_path / "data" / "video-work"
     assert not list(work.glob("*")) and not list(work.rglob("*.part"))
 

@@ -15,11 +15,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from ..errors import ImpastoError, InvalidInput
+from ..errors import ImpastoError, InvalidInput, NotFound
 from ..service import gallery, video_intake
 from ..service.jobs import get_job
 from ..service.runtime import Runtime
-from ..service.store import BlobNotFound
 from ..service.video_jobs import (
     DEFAULT_STABILITY,
     FORMATS,
@@ -141,7 +140,8 @@ def job_clip(rt: Runtime, job_id: str, which: Literal["video", "source"]) -> tup
     job = get_job(rt.db, job_id)
     sha = job.video_sha if which == "video" else job.source_sha
     if sha is None:
-        raise BlobNotFound("painted clip" if which == "video" else "clip")
+        what = "no painted clip (yet)" if which == "video" else "no uploaded clip: not a video job"
+        raise NotFound(f"this job has {what}")
     data = rt.store.get(sha)
     if which == "video":
         return data, sha, FORMATS.get(str(job.options.get("format", "mp4")), "video/mp4")
