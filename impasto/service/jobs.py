@@ -1,8 +1,9 @@
 """Jobs: create them, run them, cancel, rate and delete them.
 
 :func:`run_job` is *the* job function: it takes a job id and a :class:`JobContext`, loads the
-inputs from the blob store, calls :func:`impasto.stylize` with a progress callback that persists
-events and previews, and writes the result. It knows nothing about who calls it: the in-process
+inputs from the blob store, calls :func:`impasto.stylize` (a video job:
+:func:`~impasto.service.video_jobs.paint`) with a progress callback that persists events and
+previews, and writes the result. It knows nothing about who calls it: the in-process
 :mod:`~impasto.service.pool` and the Celery task both call it. Claiming a job is an atomic
 ``queued → running`` move of :mod:`~impasto.service.lifecycle`, so a job delivered twice runs once.
 """
