@@ -41,11 +41,13 @@ class Painter:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.weights: list[float] = []  # of the styles the clip is painted in
         self.hold_at: int | None = None
         self.holding = threading.Event()
 
     def __call__(self, painter: Any, rgb: np.ndarray, init: np.ndarray | None) -> np.ndarray:
         self.calls += 1
+        self.weights = [round(style.weight, 3) for style in painter.styles]
         if self.calls == self.hold_at:
             self.holding.set()
             while not (painter.cancel is not None and painter.cancel.cancelled):
@@ -174,6 +176,15 @@ def test_a_clip_is_painted_frame_by_frame_and_served_for_a_player(
     assert client.get(done["links"]["video"]).status_code == 404
 
 
+def test_two_styles_are_blended(client: TestClient, painter: Painter, clip: bytes) -> None:
+    job = upload(client, clip, blend_style="shipwreck", blend="0.3").json()
+    assert wait_for(client, job["id"])["status"] == "succeeded"
+    assert painter.weights == [0.7, 0.3]
+    job = upload(client, clip, blend_style="shipwreck").json()
+    assert wait_for(client, job["id"])["status"] == "succeeded"
+    assert painter.weights == [0.5, 0.5]
+
+
 def test_a_gif_is_made_and_shown_as_a_picture(
     client: TestClient, painter: Painter, clip: bytes, tmp_path: Path
 ) -> None:
@@ -221,6 +232,8 @@ def bad_clips(tmp_path: Path, clip: bytes) -> dict[str, bytes]:
         ({"format": "avi"}, 422, "Input should be 'mp4' or 'gif'"),
         ({"mode": "quality"}, 422, "Input should be 'fast'"),
         ({"style_name": "nope"}, 422, "no style named 'nope' in the gallery"),
+        ({"blend_style": "nope"}, 422, "no style named 'nope' in the gallery"),
+        ({"blend": "0.3"}, 422, "blend needs blend_style"),
         ({"content": "x"}, 422, "unknown field(s): content"),
     ],
 )

@@ -73,6 +73,8 @@ def submit_video(rt: Runtime, sub: VideoSubmission, client: str) -> Job:
     if sub.save_style_as and sub.style is None:
         raise InvalidInput("save_style_as needs an uploaded style picture")
     style = resolve_style(rt.db, sub.style_name) if sub.style_name else None
+    if sub.options.blend_style:
+        resolve_style(rt.db, sub.options.blend_style)  # refused now, not when it runs
     intake._room_in_queue(rt, sub.options.mode, 1)
     intake._take(rt, client)
     first = poster(rt, sub.video, sub.video_name, sub.options.size)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select
 
 from ..cache import atomic_write_bytes
@@ -31,6 +31,7 @@ from ..errors import InvalidInput, VideoError
 from ..imageio import encode_image
 from ..progress import CancelToken, Event, PreviewEvent, ProgressCallback
 from ..video import DEFAULT_STABILITY, VideoLimits, stylize_video
+from . import gallery
 from .db import Database
 from .models import Job, JobEvent, Status
 
@@ -59,6 +60,12 @@ class VideoOptions(BaseModel):
     brush: Literal["fine", "medium", "broad", "native"] | Annotated[float, Field(ge=0.0, le=1.0)] | None = (
         Field(default=None, description="size of the marks: fine, medium (default), broad, 0 to 1")
     )
+    blend_style: str | None = Field(
+        default=None, max_length=100, description="a second gallery style, blended with the first"
+    )
+    blend: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="share of blend_style in the blend (default 0.5)"
+    )
     stability: float = Field(
         default=DEFAULT_STABILITY,
         ge=0.0,
@@ -70,6 +77,12 @@ class VideoOptions(BaseModel):
     format: Literal["mp4", "gif"] = Field(
         default="mp4", description="mp4 (H.264, plays in browsers, keeps the sound) or an animated gif"
     )
+
+    @model_validator(mode="after")
+    def _blend_needs_a_style(self) -> VideoOptions:
+        if self.blend is not None and not self.blend_style:
+            raise ValueError("blend needs blend_style: the gallery style to blend in")
+        return self
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`impasto.stylize_video`."""
@@ -96,7 +109,7 @@ def video_options_from(values: Mapping[str, Any]) -> VideoOptions:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidInput(
-            f"{where}: {first['msg']}",
+            f"{where}: {first['msg']}" if where else str(first["msg"]).removeprefix("Value error, "),
             exc.errors(include_url=False, include_context=False, include_input=False),
         ) from None
 
@@ -146,6 +159,13 @@ def paint(job: Job, ctx: JobContext, progress: ProgressCallback, cancel: CancelT
     if not source.is_file():  # the first run, or a worker that does not see the last run's disk
         atomic_write_bytes(source, ctx.store.get(job.source_sha))
     style: Any = ctx.store.get(job.style_sha) if job.style_sha else job.style_name
+    if options.blend_style:
+        entry = gallery.find(ctx.db, options.blend_style)
+        if entry is None:
+            raise VideoError(f"the style {options.blend_style!r} is no longer in the gallery")
+        second = ctx.store.get(entry.sha) if entry.sha else entry.name
+        share = 0.5 if options.blend is None else options.blend
+        style = [(style, 1.0 - share), (second, share)]
     first: list[Image.Image] = []
 
     def report(event: Event) -> None:

@@ -178,6 +178,8 @@ DEFAULTS: dict[str, Any] = {
     "size": "",
     "preserve_color": "none",
     "stability": DEFAULT_STABILITY,
+    "blend_style": "",
+    "blend": 0.5,
     "flow": "true",
     "format": "mp4",
 }
@@ -193,6 +195,8 @@ def _page_fields(fields: dict[str, str]) -> dict[str, str]:
         fields.pop("save_style_as", None)
     if fields.pop("save", None) != "on":
         fields.pop("save_style_as", None)
+    if not fields.get("blend_style"):
+        fields.pop("blend", None)
     return fields
 
 

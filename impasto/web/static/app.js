@@ -127,10 +127,11 @@ function initVideoForm() {
     const source = (form.querySelector("input[name=style_source]:checked") || {}).value || "gallery";
     for (const el of $$("[data-source]", form)) el.hidden = el.dataset.source !== source;
     form.querySelector("input[name=stability]").disabled = form.querySelector("select[name=flow]").value === "false";
+    form.querySelector("input[name=blend]").disabled = !form.querySelector("select[name=blend_style]").value;
   };
   form.addEventListener("change", sync);
   sync();
-  for (const [field, out] of [["strength", "#strength-out"], ["stability", "#stability-out"]]) {
+  for (const [field, out] of [["strength", "#strength-out"], ["stability", "#stability-out"], ["blend", "#blend-out"]]) {
     const range = form.querySelector(`input[name=${field}]`), shown = $(out);
     range.addEventListener("input", () => { shown.value = range.value; });
   }
