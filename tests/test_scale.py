@@ -194,12 +194,12 @@ def test_kill_9_of_a_worker_mid_job_the_job_completes_on_the_other_once(
 def test_video_job_on_celery_workers_resumes_after_kill_9_without_repainting(
     cluster_factory: MakeCluster, pg_url: str, redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    """A clip painted by the real engine on a worker that is killed mid-clip: the job runs again on
-    another worker, which paints only the frames the first one had not (they share the data folder,
-    as workers share a blob folder)."""
+    """A clip painted by the real engine (at least 0.15 s a frame) on a worker that is killed
+    mid-clip: the job runs again on another worker, which paints only the frames the first one had
+    not (they share the data folder, as workers share a blob folder)."""
     frames = 40
     clip = make_clip(tmp_path / "walk.mp4", [shapes(i % 12, 96, 72) for i in range(frames)], audio="aac")
-    cluster = cluster_factory(pg_url, redis_server.url)
+    cluster = cluster_factory(pg_url, redis_server.url, fake_engine=True, SCALE_VIDEO_FRAME="0.15")
     cluster.start_server()
     first = cluster.start_worker()
     created = cluster.http.post(
