@@ -185,10 +185,12 @@ def test_two_styles_are_blended(client: TestClient, painter: Painter, clip: byte
     assert painter.weights == [0.5, 0.5]
 
 
-def test_a_gif_is_made_and_shown_as_a_picture(
+def test_a_gif_in_a_gif_out_shown_as_a_picture(
     client: TestClient, painter: Painter, clip: bytes, tmp_path: Path
 ) -> None:
-    job = upload(client, clip, format="gif", flow="false").json()
+    gif_in = make_clip(tmp_path / "walk.gif", [shapes(i) for i in range(FRAMES)], codec="gif")
+    job = upload(client, gif_in.read_bytes(), "walk.gif", format="gif", flow="false").json()
+    assert client.get(job["links"]["source"]).headers["content-type"] == "image/gif"
     done = wait_for(client, job["id"])
     assert done["status"] == "succeeded", done
     gif = client.get(done["links"]["video"])
