@@ -14,10 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
+from support.clips import make_clip, shapes
 from support.cluster import Cluster, RedisServer, kill_group
 from support.images import b64, png
 
@@ -187,6 +189,46 @@ def test_kill_9_of_a_worker_mid_job_the_job_completes_on_the_other_once(
     pids = {e["message"] for e in sse_now(cluster, job["id"]) if e.get("kind") == "stage" and "pid" in str(e)}
     assert len(pids) == 2  # it ran on two processes, once each
     db.dispose()
+
+
+def test_video_job_on_celery_workers_resumes_after_kill_9_without_repainting(
+    cluster_factory: MakeCluster, pg_url: str, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A clip painted by the real engine (at least 0.15 s a frame) on a worker that is killed
+    mid-clip: the job runs again on another worker, which paints only the frames the first one had
+    not (they share the data folder, as workers share a blob folder)."""
+    frames = 40
+    clip = make_clip(tmp_path / "walk.mp4", [shapes(i % 12, 96, 72) for i in range(frames)], audio="aac")
+    cluster = cluster_factory(pg_url, redis_server.url, fake_engine=True, SCALE_VIDEO_FRAME="0.15")
+    cluster.start_server()
+    first = cluster.start_worker()
+    created = cluster.http.post(
+        "/api/v1/videos",
+        files={"video": ("walk.mp4", clip.read_bytes(), "video/mp4")},
+        data={"style_name": "starry-night"},
+    )
+    assert created.status_code == 201, created.text
+    job_id = created.json()["id"]
+
+    def frames_done() -> int:
+        stage = str(cluster.job(job_id)["stage"])
+        return int(stage.split()[1]) if stage.startswith("frame ") else 0
+
+    cluster.wait(lambda: frames_done() >= 4, 180, "the worker to paint a few frames")
+    kill_group(first)
+    assert cluster.job(job_id)["status"] == "running"  # killed mid-clip, not finished
+    cluster.start_worker()
+    done = cluster.wait_done([job_id], 240)[job_id]
+    assert done["status"] == "succeeded" and done["attempts"] == 2, done
+    summary = next(e for e in sse_now(cluster, job_id) if e.get("kind") == "video")
+    assert summary["frames"] == frames and summary["resumed"] >= 4, summary
+    assert summary["painted"] == frames - summary["resumed"], summary  # none painted twice
+    painted = tmp_path / "painted.mp4"
+    painted.write_bytes(cluster.http.get(done["links"]["video"]).content)  # stored by a worker
+    with av.open(str(painted)) as container:
+        assert container.streams.audio[0].codec_context.name == "aac"
+        assert sum(1 for _ in container.decode(video=0)) == frames
+    assert not list((tmp_path / "web-data" / "video-work").glob("*"))  # the ended job left no frames
 
 
 # --- faults ----------------------------------------------------------------------------------

@@ -11,7 +11,14 @@ from ..errors import MissingExtraError
 #: The modules each extra brings, as imported (not as named on PyPI).
 EXTRAS: dict[str, tuple[str, ...]] = {
     "web": (
-        "fastapi", "uvicorn", "jinja2", "multipart", "sqlalchemy", "alembic", "httpx", "swagger_ui_bundle"
+        "fastapi",
+        "uvicorn",
+        "jinja2",
+        "multipart",
+        "sqlalchemy",
+        "alembic",
+        "httpx",
+        "swagger_ui_bundle",
     ),
     "worker": ("celery", "redis", "psycopg"),
 }

@@ -91,6 +91,12 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
     header_timeout: float = 10.0  # seconds a client may take to send a request's headers
     body_timeout: float = 120.0  # seconds a client may take to send a request's body
+    # Video jobs: the largest clip taken (checked at upload, and again by the worker as it decodes)
+    max_video_bytes: int = 32 * 1024 * 1024  # one uploaded clip (within max_request_bytes)
+    video_max_seconds: float = 60.0
+    video_max_pixels: int = 1920 * 1080  # per frame, input and output
+    video_max_frames: int = 1800
+    video_dir: Path | None = None  # running video jobs' painted frames (default: see video_work_dir)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -98,6 +104,12 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'impasto.db').resolve()}"
+
+    @property
+    def video_work_dir(self) -> Path:
+        """Where video jobs keep painted frames, so a re-run after a lost worker resumes: with
+        Celery workers, a folder they share (the blob folder when there is one)."""
+        return self.video_dir or (self.blob_dir or self.data_dir) / "video-work"
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -127,6 +139,11 @@ class Settings:
             allowed_hosts=_env_list("IMPASTO_ALLOWED_HOSTS", cls.allowed_hosts),
             header_timeout=_env_float("IMPASTO_HEADER_TIMEOUT", cls.header_timeout),
             body_timeout=_env_float("IMPASTO_BODY_TIMEOUT", cls.body_timeout),
+            max_video_bytes=_env_int("IMPASTO_MAX_VIDEO_BYTES", cls.max_video_bytes),
+            video_max_seconds=_env_float("IMPASTO_VIDEO_MAX_SECONDS", cls.video_max_seconds),
+            video_max_pixels=_env_int("IMPASTO_VIDEO_MAX_PIXELS", cls.video_max_pixels),
+            video_max_frames=_env_int("IMPASTO_VIDEO_MAX_FRAMES", cls.video_max_frames),
+            video_dir=Path(work) if (work := os.environ.get("IMPASTO_VIDEO_WORK_DIR")) else None,
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})
 

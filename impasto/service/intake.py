@@ -18,7 +18,7 @@ from ..errors import InvalidInput, OptionsError, RateLimited, Unavailable
 from ..imageio import check_paintable, check_style_shape, image_size
 from . import gallery, jobs
 from .jobs import JobNotFound, JobOptions, StyleRef, create_job, get_job, resolve_style, store_image
-from .models import Job
+from .models import Job, JobKind
 from .runtime import Runtime
 
 OPTION_FIELDS = tuple(JobOptions.model_fields)
@@ -108,6 +108,8 @@ def submit(rt: Runtime, sub: Submission, client: str, *, parent_id: str | None =
 def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str) -> Job:
     """ "Same again with …": the job's photo and style with some options changed."""
     source = get_job(rt.db, job_id)
+    if source.kind == JobKind.VIDEO:
+        raise OptionsError("“same again” is for pictures: upload the clip again to paint it differently")
     changed = {k: v for k, v in changes.items() if k in OPTION_FIELDS}
     options = options_from({**source.options, **changed}).for_mode()
     if rt.store.exists(source.content_sha):  # a deleted photo is refused below

@@ -1,8 +1,9 @@
 """Jobs: create them, run them, cancel, rate and delete them.
 
 :func:`run_job` is *the* job function: it takes a job id and a :class:`JobContext`, loads the
-inputs from the blob store, calls :func:`impasto.stylize` with a progress callback that persists
-events and previews, and writes the result. It knows nothing about who calls it: the in-process
+inputs from the blob store, calls :func:`impasto.stylize` (a video job:
+:func:`~impasto.service.video_jobs.paint`) with a progress callback that persists events and
+previews, and writes the result. It knows nothing about who calls it: the in-process
 :mod:`~impasto.service.pool` and the Celery task both call it. Claiming a job is an atomic
 ``queued → running`` move of :mod:`~impasto.service.lifecycle`, so a job delivered twice runs once.
 """
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from PIL import Image
@@ -27,11 +29,12 @@ from ..cache import sha256_bytes
 from ..errors import Cancelled, Conflict, ImpastoError, NotFound
 from ..imageio import encode_image, fit_long_side, image_size, load_image, open_image
 from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
-from . import gallery, lifecycle
+from ..video import VideoLimits
+from . import gallery, lifecycle, video_jobs
 from .blobdb import make_store
 from .config import Settings
 from .db import Database
-from .models import FINISHED, Job, JobEvent, Status
+from .models import FINISHED, Job, JobEvent, JobKind, Status
 from .pixels import PixelBudget
 from .refs import blob_in_use
 from .store import BlobNotFound, BlobPins, BlobStore
@@ -156,6 +159,8 @@ class JobContext:
     cancel_poll_interval: float = 0.5
     tokens: dict[str, CancelToken] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)  # set: runs stop to be re-queued
+    video_limits: VideoLimits = field(default_factory=VideoLimits)
+    video_dir: Path = Path("data/video-work")  # video jobs' painted frames, by job id (see video_jobs)
 
     @classmethod
     def from_settings(cls, settings: Settings, stylize: Stylize | None = None) -> JobContext:
@@ -167,6 +172,10 @@ class JobContext:
             stylize,
             max_pixels=settings.max_pixels,
             preview_interval=settings.preview_interval,
+            video_limits=video_jobs.limits_of(
+                settings.video_max_seconds, settings.video_max_pixels, settings.video_max_frames
+            ),
+            video_dir=settings.video_work_dir,
         )
 
     def engine(self) -> Stylize:
@@ -211,11 +220,15 @@ def create_job(
     *,
     content_sha: str,
     style: StyleRef,
-    options: JobOptions,
+    options: JobOptions | video_jobs.VideoOptions,
     content_name: str = "photo",
     parent_id: str | None = None,
+    kind: JobKind = JobKind.IMAGE,
+    source_sha: str | None = None,
 ) -> Job:
     job = Job(
+        kind=kind.value,
+        source_sha=source_sha,
         mode=options.mode,
         content_sha=content_sha,
         content_name=content_name[:200] or "photo",
@@ -264,6 +277,11 @@ def run_job(job_id: str, ctx: JobContext, cancel: CancelToken | None = None) -> 
 
 def _execute(job_id: str, ctx: JobContext, token: CancelToken) -> Status:
     job = get_job(ctx.db, job_id)
+    if job.kind == JobKind.VIDEO:
+        status = _execute_video(job, ctx, token)
+        if status != Status.QUEUED:  # ended: its painted frames are of no more use
+            video_jobs.discard(ctx.video_dir, job_id)
+        return status
     recorder = _Recorder(ctx, job_id, token)
     try:
         content = ctx.store.get(job.content_sha)
@@ -277,15 +295,32 @@ def _execute(job_id: str, ctx: JobContext, token: CancelToken) -> Status:
     except ImpastoError as exc:
         return _finish(ctx, job_id, Status.FAILED, error=str(exc))
     except Exception as exc:
-        log.exception("job %s failed", job_id)
-        return _finish(
-            ctx, job_id, Status.FAILED, error=f"internal error ({type(exc).__name__}); see the server log"
-        )
+        return _crashed(ctx, job_id, exc)
     sha = ctx.store.put(encode_image(image, "PNG"))
     result = {"result_sha": sha, "result_width": image.width, "result_height": image.height}
     if token.cancelled:  # the quality engine hands back its best picture so far
         return _stopped(ctx, job_id, **result)
     return _finish(ctx, job_id, Status.SUCCEEDED, **result)
+
+
+def _execute_video(job: Job, ctx: JobContext, token: CancelToken) -> Status:
+    """A clip, frame by frame; a run that stops keeps no result (only its frames, for a re-run)."""
+    try:
+        result = video_jobs.paint(job, ctx, _Recorder(ctx, job.id, token, unit="frame"), token)
+    except Cancelled:
+        return _stopped(ctx, job.id)
+    except ImpastoError as exc:
+        return _finish(ctx, job.id, Status.FAILED, error=str(exc))
+    except Exception as exc:
+        return _crashed(ctx, job.id, exc)
+    return _finish(ctx, job.id, Status.SUCCEEDED, **result)  # every frame is painted: done
+
+
+def _crashed(ctx: JobContext, job_id: str, exc: Exception) -> Status:
+    log.exception("job %s failed", job_id, exc_info=exc)
+    return _finish(
+        ctx, job_id, Status.FAILED, error=f"internal error ({type(exc).__name__}); see the server log"
+    )
 
 
 def _stopped(ctx: JobContext, job_id: str, **values: Any) -> Status:
@@ -315,8 +350,9 @@ def _finish(ctx: JobContext, job_id: str, status: Status, **values: Any) -> Stat
 class _Recorder:
     """The progress callback: persists events (throttled) and previews, and polls for cancellation."""
 
-    def __init__(self, ctx: JobContext, job_id: str, token: CancelToken) -> None:
+    def __init__(self, ctx: JobContext, job_id: str, token: CancelToken, unit: str | None = None) -> None:
         self.ctx, self.job_id, self.token = ctx, job_id, token
+        self.unit = unit  # "frame": a step is a frame of a clip
         self.last_iteration = self.last_preview = self.last_poll = 0.0
 
     def __call__(self, event: Event) -> None:
@@ -349,9 +385,10 @@ class _Recorder:
             if now - self.last_iteration < self.ctx.event_interval and not last_of_scale:
                 return
             self.last_iteration = now
-            job_values.update(
-                fraction=event.fraction, eta=event.eta, stage=f"painting {event.scale}/{event.scales}"
-            )
+            stage = f"painting {event.scale}/{event.scales}"
+            if self.unit:
+                stage = f"{self.unit} {event.step} of {event.steps}"
+            job_values.update(fraction=event.fraction, eta=event.eta, stage=stage)
         elif isinstance(event, StageEvent):
             job_values["stage"] = event.stage[:100]
         elif isinstance(event, DoneEvent):
@@ -427,6 +464,8 @@ def delete_job(db: Database, store: BlobStore, job_id: str, pins: BlobPins | Non
             job.style_sha,
             job.result_sha,
             job.preview_sha,
+            job.source_sha,
+            job.video_sha,
             *(p.get("sha") for p in previews),
         }
         gone = s.execute(

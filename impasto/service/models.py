@@ -52,6 +52,11 @@ class Status(enum.StrEnum):
 FINISHED = tuple(s.value for s in Status if s.finished)
 
 
+class JobKind(enum.StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -82,6 +87,11 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     parent_id: Mapped[str | None] = mapped_column(String(32))  # "same again with…" source
+    # "image", or "video": then content_sha is the clip's first frame (a poster), result_sha the
+    # first painted frame, and the clips themselves are source_sha (uploaded) and video_sha (painted)
+    kind: Mapped[str] = mapped_column(String(16), default="image", server_default="image")
+    source_sha: Mapped[str | None] = mapped_column(String(64))
+    video_sha: Mapped[str | None] = mapped_column(String(64))
 
     events: Mapped[list[JobEvent]] = relationship(
         back_populates="job", cascade="all, delete-orphan", passive_deletes=True, order_by="JobEvent.id"

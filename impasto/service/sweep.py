@@ -4,6 +4,8 @@
   that are deleted with their events and every picture nothing else uses (as a user's delete).
 - Orphans: a picture stored by a request that then failed (a bad second photo, a full queue) is
   referred to by nothing; once older than an hour and not pinned by an upload in progress, it goes.
+- Video work folders: the painted frames of video jobs that ended without deleting them (failed
+  after losing their worker too often, or deleted while waiting for a re-run).
 - Stale runs (scale-out only): a job a Celery worker was running when it died is redelivered by
   Redis; if Redis lost its data too, nothing ever would, and the job said "running" forever. A
   running job with no progress event for ``stale_after`` seconds is failed with that reason.
@@ -18,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from . import lifecycle
+from . import lifecycle, video_jobs
 from .config import Settings
 from .db import Database
 from .jobs import JobConflict, JobNotFound, delete_job
@@ -36,6 +38,7 @@ class SweepReport:
     jobs_deleted: int = 0
     orphans_deleted: int = 0
     stale_failed: int = 0
+    video_folders_deleted: int = 0
 
 
 def sweep(
@@ -57,14 +60,17 @@ def sweep(
                 pass
     old_blobs = list(store.older_than(now - ORPHAN_GRACE))
     report.orphans_deleted = len(pins.delete_unused(store, old_blobs, lambda sha: blob_in_use(db, sha)))
+    report.video_folders_deleted = video_jobs.sweep_work(db, settings.video_work_dir)
     if settings.broker_url:
         report.stale_failed = _fail_stale(db, now - timedelta(seconds=settings.stale_after))
     if report != SweepReport():
         log.info(
-            "sweep: %d old jobs deleted, %d orphaned pictures deleted, %d stale runs failed",
+            "sweep: %d old jobs deleted, %d orphaned pictures deleted, %d stale runs failed, "
+            "%d video work folders deleted",
             report.jobs_deleted,
             report.orphans_deleted,
             report.stale_failed,
+            report.video_folders_deleted,
         )
     return report
 

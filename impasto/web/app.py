@@ -26,7 +26,7 @@ from ..service.config import Settings
 from ..service.jobs import Stylize
 from ..service.runtime import Runtime
 from ..service.urlfetch import UrlFetcher
-from . import guards, pages, routes
+from . import guards, pages, routes, video
 from .errors import headers_for, status_for
 from .pages import error_page
 
@@ -82,6 +82,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 extra = [
@@ -201,7 +202,9 @@ def create_app(
         return _json(500, "internal error", "internal")
 
     app.include_router(routes.router)
+    app.include_router(video.api)
     app.include_router(pages.router)
+    app.include_router(video.pages)
     _offline_docs(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(ClientDisconnect, guards.client_went_away)

@@ -167,4 +167,3 @@ async def client_went_away(request: Request, exc: Exception) -> Response:
     """A client that disconnects mid-upload: one info line, no traceback (no one reads the answer)."""
     log.info("client disconnected during %s %s", request.method, request.url.path)
     return Response(status_code=400)
-

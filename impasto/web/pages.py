@@ -32,6 +32,7 @@ from ..service.jobs import (
 )
 from ..service.models import Status
 from ..service.runtime import Runtime
+from ..service.video_jobs import VideoOptions
 from .deps import client_id, runtime
 from .errors import headers_for, status_for
 from .forms import from_form
@@ -156,6 +157,9 @@ def result_page(job_id: str, request: Request, rt: RT) -> Response:
     job = get_job(rt.db, job_id)
     if job.result_sha is None:
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+    if job.kind == "video":
+        clip = VideoOptions.model_validate(job.options)
+        return render(request, "video_result.html", job=job, options=clip, titles=_titles(rt))
     options = job_options(job)
     balance = next((k for k, v in BALANCE.items() if v == options.style_weight), "balanced")
     return render(

@@ -62,6 +62,10 @@ class ResultInfo(BaseModel):
 
 class JobOut(BaseModel):
     id: str
+    kind: Literal["image", "video"] = Field(
+        "image",
+        description="video: `content` and `result` are first frames, `source` and `video` the clips",
+    )
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     mode: str
     created_at: datetime
@@ -99,6 +103,10 @@ class JobOut(BaseModel):
         if job.result_sha and job.result_width and job.result_height:
             links["result"] = f"{base}/images/result"
             result = ResultInfo(width=job.result_width, height=job.result_height)
+        if job.kind == "video":
+            links["source"] = f"{base}/video/source"
+            if job.video_sha:
+                links["video"] = f"{base}/video"
         extra = ("result", "links", "ahead")
         columns = {name: getattr(job, name) for name in cls.model_fields if name not in extra}
         return cls.model_validate({**columns, "result": result, "links": links, "ahead": ahead})

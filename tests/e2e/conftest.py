@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from support.env import ROOT, missing_service, service_env
 from support.fakes import FakeEngine
@@ -23,6 +24,7 @@ from support.net import free_port
 from impasto.errors import Cancelled
 from impasto.imageio import load_image
 from impasto.service.config import Settings
+from impasto.video import pipeline as video_pipeline
 
 ARTIFACTS = ROOT / "test-artifacts"
 DESKTOP = {"width": 1440, "height": 900}
@@ -131,6 +133,20 @@ def gated_server(tmp_path: Path) -> Iterator[tuple[str, threading.Event]]:
             engine.gate.set()
 
 
+@pytest.fixture
+def clip_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Video jobs whose frames a slow stand-in paints (the negative, 0.4 s a frame), to watch."""
+
+    def slow_negative(_painter: Any, rgb: np.ndarray, _init: Any) -> np.ndarray:
+        time.sleep(0.4)
+        return np.ascontiguousarray(255 - rgb)
+
+    monkeypatch.setattr(video_pipeline.FramePainter, "__call__", slow_negative)
+    with running_server(tmp_path / "data", None) as base:
+        _add_style(base, "Clip Sky")
+        yield base
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     chromium = service_env("IMPASTO_TEST_CHROMIUM") or "/usr/bin/chromium"
@@ -171,9 +187,11 @@ def page(browser: Any) -> Iterator[Any]:
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
         "requestfailed",
-        lambda r: failed.append(f"{r.url} ({r.failure})")
-        if "/events" not in r.url and r.failure != "net::ERR_ABORTED"
-        else None,
+        lambda r: (
+            failed.append(f"{r.url} ({r.failure})")
+            if "/events" not in r.url and r.failure != "net::ERR_ABORTED"
+            else None
+        ),
     )
     page.on("response", lambda r: failed.append(f"{r.url} ({r.status})") if r.status >= 500 else None)
     yield page

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image, ImageDraw
+from support.clips import make_clip, shapes
 
 pytestmark = pytest.mark.slow
 ALL_IMAGES_LOADED = "() => [...document.images].every(i => i.complete && i.naturalWidth > 0)"
@@ -283,3 +284,37 @@ def test_styles_are_renamed_and_deleted_in_place(
     assert page.locator("#no-saved").is_visible() and page.evaluate("window.notReloaded") is True
     names = [s["name"] for s in httpx.get(f"{base}/api/v1/styles").json() if not s["builtin"]]
     assert names == []
+
+
+def test_paint_a_clip_watch_it_frame_by_frame_and_play_it(
+    clip_server: str, page: Any, shot: Any, tmp_path: Path
+) -> None:
+    """The video page: a clip in, "Frame N of 12" with the painted frame as the preview, then the
+    painted MP4 in a ``<video>`` that Chromium decodes (H.264, yuv420p)."""
+    clip = make_clip(tmp_path / "walk.mp4", [shapes(i, 128, 96) for i in range(12)], audio="aac")
+    base = clip_server
+    page.goto(f"{base}/video")
+    page.set_input_files("#video", str(clip))
+    assert page.locator("#video-name").inner_text() == "walk.mp4"
+    page.locator(".style-pick:has(input[value=clip-sky])").click()
+    page.locator("select[name=flow]").select_option("false")
+    assert page.locator("input[name=stability]").is_disabled()  # no steadying: nothing to set
+    page.locator("select[name=flow]").select_option("true")
+    page.wait_for_function(ALL_IMAGES_LOADED)
+    shot(page, "8-video-create")
+    page.click("#paint")
+    page.wait_for_url(JOB_URL)
+    page.wait_for_function("() => /^Frame \\d+ of 12 — /.test(document.querySelector('#say').textContent)")
+    page.wait_for_function("() => document.querySelector('#preview').src.includes('/previews/')")
+    shot(page, "9-video-progress")
+    page.wait_for_url(re.compile(r".*/result$"), timeout=60_000)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video#painted-video'); return v && v.readyState >= 2; }",
+        timeout=30_000,
+    )
+    video = page.locator("video#painted-video")
+    assert video.evaluate("v => [v.videoWidth, v.videoHeight]") == [128, 96]
+    assert video.evaluate("v => v.duration") == pytest.approx(1.0, abs=0.1)
+    href = page.locator("#download-video").get_attribute("href")
+    assert href is not None and href.endswith("/video?download=true")
+    shot(page, "10-video-result")

@@ -97,6 +97,66 @@ function initCreate() {
   });
 }
 
+// --- the video page: a clip, a style, how -------------------------------------------------------
+
+const CLIP_SUFFIX = /\.(mp4|m4v|webm|mov|gif)$/i;
+
+function initVideoForm() {
+  const form = $("#video-form");
+  if (!form) return;
+  const maxBytes = +form.dataset.maxBytes || 0;
+  const input = $("#video"), name = $("#video-name"), problem = $("#video-error"), formError = $("#form-error");
+  input.addEventListener("change", () => {
+    const file = (input.files || [])[0];
+    let text = "";
+    if (file && !(CLIP_SUFFIX.test(file.name) || /^video\/|^image\/gif$/.test(file.type))) {
+      text = `“${file.name}” is not a clip: choose an MP4, WebM, MOV or animated GIF.`;
+    } else if (file && maxBytes && file.size > maxBytes) {
+      text = `“${file.name}” is larger than ${mib(maxBytes)}: choose a shorter clip.`;
+    }
+    problem.textContent = text;
+    problem.hidden = !text;
+    if (text) input.value = "";
+    name.textContent = file && !text ? file.name : "";
+  });
+  const drop = $("#video-drop");
+  for (const ev of ["dragenter", "dragover"]) drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add("over"); });
+  for (const ev of ["dragleave", "drop"]) drop.addEventListener(ev, () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => { e.preventDefault(); setFiles(input, Array.from(e.dataTransfer.files)); });
+  const sync = () => {
+    const source = (form.querySelector("input[name=style_source]:checked") || {}).value || "gallery";
+    for (const el of $$("[data-source]", form)) el.hidden = el.dataset.source !== source;
+    form.querySelector("input[name=stability]").disabled = form.querySelector("select[name=flow]").value === "false";
+    form.querySelector("input[name=blend]").disabled = !form.querySelector("select[name=blend_style]").value;
+  };
+  form.addEventListener("change", sync);
+  sync();
+  for (const [field, out] of [["strength", "#strength-out"], ["stability", "#stability-out"], ["blend", "#blend-out"]]) {
+    const range = form.querySelector(`input[name=${field}]`), shown = $(out);
+    range.addEventListener("input", () => { shown.value = range.value; });
+  }
+  form.addEventListener("submit", async (e) => {  // as the picture form: a mistake keeps the clip chosen
+    if (!window.fetch || !window.DOMParser) return;
+    e.preventDefault();
+    const button = $("#paint");
+    button.disabled = true; button.textContent = "Uploading…";
+    try {
+      const token = $("meta[name=csrf-token]");  // where the pages carry one
+      const headers = token ? { "x-csrf-token": token.content } : {};
+      const response = await fetch(form.action, { method: "POST", body: new FormData(form), headers });
+      if (response.redirected && response.ok) { window.location.href = response.url; return; }
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const message = page.querySelector("#form-error, .error");
+      formError.textContent = message && message.textContent.trim() ? message.textContent.trim() : `That did not work (HTTP ${response.status}).`;
+    } catch (err) {
+      formError.textContent = "The server could not be reached: try again.";
+    }
+    formError.hidden = false;
+    formError.scrollIntoView({ block: "center" });
+    button.disabled = false; button.textContent = "Paint it";
+  });
+}
+
 // --- the job page: progress said for a person, details on hover --------------------------------
 
 function timeLeft(s) {
@@ -172,8 +232,13 @@ function initJob() {
     if (finished(box.dataset.status)) return;
     bar.value = d.fraction;
     const left = timeLeft(d.eta);
-    // the heading says "Painting…"; this line says how far, without repeating it
     say.dataset.progress = "1";
+    if (box.dataset.kind === "video") {  // a step is a frame of the clip
+      say.textContent = `Frame ${d.step} of ${d.steps}${left ? ` — ${left}` : ""}`;
+      line.title = `${d.size[0]}×${d.size[1]} px`;
+      return;
+    }
+    // the heading says "Painting…"; this line says how far, without repeating it
     say.textContent = left ? `${left[0].toUpperCase()}${left.slice(1)}` : `${Math.round(d.fraction * 100)} % done`;
     const scale = d.scales > 1 ? `scale ${d.scale} of ${d.scales}, ` : "";
     line.title = `${scale}step ${d.iteration} of ${d.iterations} at ${d.size[0]}×${d.size[1]} px`;
@@ -355,5 +420,6 @@ function initStyles() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  initCreate(); initJob(); initCompare(); initRating(); initAgain(); initHistory(); initConfirm(); initStyles();
+  initCreate(); initVideoForm(); initJob(); initCompare(); initRating(); initAgain(); initHistory();
+  initConfirm(); initStyles();
 });

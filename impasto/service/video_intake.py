@@ -1,0 +1,108 @@
+"""From an uploaded clip to a queued video job: the clip is checked against the configured limits
+*at upload*, so a clip that is not a video, too long, too large per frame or without frames is
+refused with a clear message (HTTP 422) before anything is stored or queued.
+
+The rules for the style (a gallery name or an uploaded picture, optionally saved), the rate limit
+and the queue's length are the pictures' own (:mod:`impasto.service.intake`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from ..cache import sha256_bytes
+from ..errors import InvalidInput, TooLarge, VideoError
+from ..imageio import check_style_shape, encode_image, fit_long_side, image_size
+from ..video import VideoReader
+from ..video.pipeline import output_size
+from . import gallery, intake, video_jobs
+from .jobs import PREVIEW_SIDE, StyleRef, create_job, resolve_style, store_image
+from .models import Job, JobKind
+from .runtime import Runtime
+from .video_jobs import VideoOptions
+
+NO_CLIP = "choose a clip to paint (MP4, WebM, MOV or animated GIF)"
+
+
+@dataclass
+class VideoSubmission:
+    """What one video request asks for, before anything is stored."""
+
+    video: bytes | None = None
+    video_name: str = "clip"
+    style: bytes | None = None
+    style_name: str | None = None
+    save_style_as: str | None = None
+    options: VideoOptions = field(default_factory=lambda: VideoOptions.model_validate({}))
+
+
+def poster(rt: Runtime, data: bytes, name: str, size: int | None) -> bytes:
+    """Check the clip against the limits (its header, and its first frame decoded) and return that
+    frame as a JPEG: the job's picture until painted frames come."""
+    limits = rt.ctx.video_limits
+    with tempfile.TemporaryDirectory(prefix="impasto-upload-") as tmp:
+        path = Path(tmp) / "clip"
+        path.write_bytes(data)
+        with VideoReader(path, limits, label=name) as reader:
+            info = reader.info
+            limits.check_frame(name, *output_size(info.width, info.height, size))
+            first = next(reader.frames(), None)
+    if first is None:
+        raise VideoError(f"{name}: the video track has no frames")
+    image = Image.fromarray(first.rgb)
+    if max(image.size) > PREVIEW_SIDE:
+        image = fit_long_side(image, PREVIEW_SIDE)
+    return encode_image(image, "JPEG", video_jobs.POSTER_QUALITY)
+
+
+def submit_video(rt: Runtime, sub: VideoSubmission, client: str) -> Job:
+    """Validate the clip and the style, store them, create and queue the job; all or nothing."""
+    settings = rt.settings
+    if not sub.video:
+        raise InvalidInput(NO_CLIP)
+    if len(sub.video) > settings.max_video_bytes:
+        raise TooLarge(f"the clip is larger than {settings.max_video_bytes / 2**20:.0f} MiB")
+    if sub.style is not None and sub.style_name:
+        raise InvalidInput("give either a style picture or a gallery style name, not both")
+    if sub.style is None and not sub.style_name:
+        raise InvalidInput("choose a style: pick one from the gallery or upload a picture")
+    if sub.save_style_as and sub.style is None:
+        raise InvalidInput("save_style_as needs an uploaded style picture")
+    style = resolve_style(rt.db, sub.style_name) if sub.style_name else None
+    if sub.options.blend_style:
+        resolve_style(rt.db, sub.options.blend_style)  # refused now, not when it runs
+    intake._room_in_queue(rt, sub.options.mode, 1)
+    intake._take(rt, client)
+    first = poster(rt, sub.video, sub.video_name, sub.options.size)
+    if sub.style is not None:
+        check_style_shape(image_size(sub.style, "style picture"), "style picture")
+    with rt.pins.hold() as pin:  # until the job's row refers to them (no deletion can take them)
+        for data in (sub.video, first):
+            pin(sha256_bytes(data))
+        source_sha, poster_sha = rt.store.put(sub.video), rt.store.put(first)
+        if style is None:
+            assert sub.style is not None
+            limit = settings.max_pixels
+            sha, _ = store_image(rt.store, sub.style, max_pixels=limit, label="style picture", pin=pin)
+            name = gallery.save(rt.db, sub.save_style_as, sha).name if sub.save_style_as else "upload"
+            style = StyleRef(name, sha)
+        elif style.sha is not None:
+            pin(style.sha)
+        job = create_job(
+            rt.db,
+            content_sha=poster_sha,
+            content_name=sub.video_name,
+            style=style,
+            options=sub.options,
+            kind=JobKind.VIDEO,
+            source_sha=source_sha,
+        )
+    intake.queue(rt, [job])
+    return job
+
+
+__all__ = ["VideoSubmission", "poster", "submit_video"]
