@@ -35,6 +35,7 @@ class ErrorKind(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     TIMEOUT = "timeout"
+    FORBIDDEN = "forbidden"
 
 
 class ImpastoError(Exception):
@@ -94,6 +95,12 @@ class Conflict(ImpastoError):
     """Not allowed in the current state (rating an unfinished job, a name already taken)."""
 
     kind = ErrorKind.CONFLICT
+
+
+class Forbidden(ImpastoError):
+    """Refused whoever asks this way: a form without its CSRF token, a gallery change by a non-admin."""
+
+    kind = ErrorKind.FORBIDDEN
 
 
 class TooLarge(ImpastoError):

@@ -42,6 +42,9 @@ LAZY = {
     ("cli/worker.py", "service.celery_app"),
     ("cli/worker.py", "service.config"),
     ("service/runtime.py", "distributed"),
+    ("cli/keys.py", "service"),
+    ("cli/keys.py", "service.config"),
+    ("cli/keys.py", "service.db"),
 }
 
 

@@ -11,12 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from support.fakes import FakeEngine
 from support.images import png
-from support.web import client_for, wait_for
+from support.web import as_browser, client_for, wait_for
 
 
 @pytest.fixture
 def client(tmp_path: Path, engine: FakeEngine) -> Any:
     with client_for(tmp_path, f"sqlite:///{tmp_path / 'web.db'}", engine) as c:
+        as_browser(c)
         c.post(
             "/api/v1/styles",
             json={"name": "Blue", "image": base64.b64encode(png(color=(9, 9, 250))).decode()},

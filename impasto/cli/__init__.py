@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "impasto.cli.weights",
     "impasto.cli.gallery",
     "impasto.cli.serve",
+    "impasto.cli.keys",
     "impasto.cli.worker",
 ]
 

@@ -19,6 +19,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "alembic",
         "httpx",
         "swagger_ui_bundle",
+        "itsdangerous",
     ),
     "worker": ("celery", "redis", "psycopg"),
 }

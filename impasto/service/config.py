@@ -56,6 +56,9 @@ def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+AUTH_MODES = ("open", "keys")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service can be told; :meth:`from_env` reads the environment."""
@@ -97,6 +100,11 @@ class Settings:
     video_max_pixels: int = 1920 * 1080  # per frame, input and output
     video_max_frames: int = 1800
     video_dir: Path | None = None  # running video jobs' painted frames (default: see video_work_dir)
+    # "open": browsers get an anonymous cookie identity, keyless scripts on 127.0.0.1 are "local";
+    # "keys": every API call needs an API key (or the cookie of a browser using the pages)
+    auth: str = "open"
+    secret_key: str | None = None  # signs identity cookies; None: data_dir/secret.key, made once
+    max_styles_per_owner: int = 50  # saved styles one owner may keep (admins: no limit)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -144,8 +152,15 @@ class Settings:
             video_max_pixels=_env_int("IMPASTO_VIDEO_MAX_PIXELS", cls.video_max_pixels),
             video_max_frames=_env_int("IMPASTO_VIDEO_MAX_FRAMES", cls.video_max_frames),
             video_dir=Path(work) if (work := os.environ.get("IMPASTO_VIDEO_WORK_DIR")) else None,
+            auth=(os.environ.get("IMPASTO_AUTH") or cls.auth).strip().lower(),
+            secret_key=os.environ.get("IMPASTO_SECRET_KEY") or None,
+            max_styles_per_owner=_env_int("IMPASTO_MAX_STYLES_PER_OWNER", cls.max_styles_per_owner),
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_MODES:
+            raise OptionsError(f"IMPASTO_AUTH={self.auth!r}: use one of {', '.join(AUTH_MODES)}")
 
 
 SECRET_KEYS = {"password", "passwd", "pass", "secret", "token", "sslpassword"}

@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from ..errors import InvalidInput, OptionsError, RateLimited, Unavailable
 from ..imageio import check_paintable, check_style_shape, image_size
 from . import gallery, jobs
-from .jobs import JobNotFound, JobOptions, StyleRef, create_job, get_job, resolve_style, store_image
+from .jobs import JobNotFound, JobOptions, StyleRef, create_job, resolve_style, store_image
 from .models import Job, JobKind
+from .owners import LOCAL, Owner, owned_job
 from .runtime import Runtime
 
 OPTION_FIELDS = tuple(JobOptions.model_fields)
@@ -49,8 +50,10 @@ def options_from(values: Mapping[str, Any]) -> JobOptions:
         ) from None
 
 
-def submit(rt: Runtime, sub: Submission, client: str, *, parent_id: str | None = None) -> list[Job]:
-    """Validate everything, store the images, create and queue the jobs; all or nothing."""
+def submit(
+    rt: Runtime, sub: Submission, client: str, *, owner: Owner = LOCAL, parent_id: str | None = None
+) -> list[Job]:
+    """Validate everything, store the images, create and queue the jobs (``owner``'s); all or nothing."""
     settings = rt.settings
     if sub.content_url and sub.contents:
         raise InvalidInput("give either photos or a URL, not both")
@@ -98,6 +101,7 @@ def submit(rt: Runtime, sub: Submission, client: str, *, parent_id: str | None =
                 style=style,
                 options=sub.options,
                 parent_id=parent_id,
+                owner=owner.id,
             )
             for sha, name in stored
         ]
@@ -105,9 +109,12 @@ def submit(rt: Runtime, sub: Submission, client: str, *, parent_id: str | None =
     return jobs
 
 
-def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str) -> Job:
-    """ "Same again with …": the job's photo and style with some options changed."""
-    source = get_job(rt.db, job_id)
+def again(
+    rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str, owner: Owner = LOCAL
+) -> Job:
+    """ "Same again with …": the job's photo and style with some options changed (a job ``owner``
+    may see; the new job is ``owner``'s)."""
+    source = owned_job(rt.db, job_id, owner)
     if source.kind == JobKind.VIDEO:
         raise OptionsError("“same again” is for pictures: upload the clip again to paint it differently")
     changed = {k: v for k, v in changes.items() if k in OPTION_FIELDS}
@@ -133,6 +140,7 @@ def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str) -> 
             style=style,
             options=options,
             parent_id=source.id,
+            owner=owner.id,
         )
     queue(rt, [job])
     return job

@@ -34,7 +34,7 @@ from . import gallery, lifecycle, video_jobs
 from .blobdb import make_store
 from .config import Settings
 from .db import Database
-from .models import FINISHED, Job, JobEvent, JobKind, Status
+from .models import FINISHED, LOCAL_OWNER, Job, JobEvent, JobKind, Status
 from .pixels import PixelBudget
 from .refs import blob_in_use
 from .store import BlobNotFound, BlobPins, BlobStore
@@ -225,10 +225,12 @@ def create_job(
     parent_id: str | None = None,
     kind: JobKind = JobKind.IMAGE,
     source_sha: str | None = None,
+    owner: str = LOCAL_OWNER,
 ) -> Job:
     job = Job(
         kind=kind.value,
         source_sha=source_sha,
+        owner=owner,
         mode=options.mode,
         content_sha=content_sha,
         content_name=content_name[:200] or "photo",
@@ -526,9 +528,13 @@ def find_jobs(
     limit: int = 50,
     offset: int = 0,
     count: bool = False,
+    owner: str | None = None,
 ) -> tuple[list[Job], int | None]:
-    """Jobs, newest first, filtered; and how many match in all when ``count`` is asked for."""
+    """Jobs, newest first, filtered (``owner``: only theirs); and how many match in all when
+    ``count`` is asked for."""
     query = select(Job)
+    if owner is not None:
+        query = query.where(Job.owner == owner)
     if status:
         query = query.where(Job.status == status)
     if style:
@@ -541,10 +547,13 @@ def find_jobs(
         return list(jobs), total
 
 
-def job_style_names(db: Database) -> list[str]:
-    """Every style name some job used, sorted (the history page's filter)."""
+def job_style_names(db: Database, owner: str | None = None) -> list[str]:
+    """Every style name some job (of ``owner``) used, sorted (the history page's filter)."""
+    query = select(Job.style_name).distinct()
+    if owner is not None:
+        query = query.where(Job.owner == owner)
     with db.session() as s:
-        return sorted(s.scalars(select(Job.style_name).distinct()).all())
+        return sorted(s.scalars(query).all())
 
 
 def preview_sha(db: Database, job_id: str, event_id: int) -> str:

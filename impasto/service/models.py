@@ -51,6 +51,9 @@ class Status(enum.StrEnum):
 
 FINISHED = tuple(s.value for s in Status if s.finished)
 
+#: The owner of rows made before there were owners, by the local CLI and by keyless local scripts.
+LOCAL_OWNER = "local"
+
 
 class JobKind(enum.StrEnum):
     IMAGE = "image"
@@ -92,6 +95,7 @@ class Job(Base):
     kind: Mapped[str] = mapped_column(String(16), default="image", server_default="image")
     source_sha: Mapped[str | None] = mapped_column(String(64))
     video_sha: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[str] = mapped_column(String(64), default=LOCAL_OWNER, index=True)  # see service.owners
 
     events: Mapped[list[JobEvent]] = relationship(
         back_populates="job", cascade="all, delete-orphan", passive_deletes=True, order_by="JobEvent.id"
@@ -125,4 +129,29 @@ class SavedStyle(Base):
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     title: Mapped[str] = mapped_column(String(100))
     sha: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    owner: Mapped[str] = mapped_column(String(64), default=LOCAL_OWNER, index=True)
+
+
+class ApiKey(Base):
+    """A REST client's key: only its SHA-256 is kept (the key is shown once, at creation)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    admin: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Share(Base):
+    """A read-only link to one job's painting (and its photo, if the owner chose so)."""
+
+    __tablename__ = "shares"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    include_photo: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

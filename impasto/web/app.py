@@ -24,10 +24,12 @@ from .. import __version__
 from ..errors import ImpastoError, InvalidInput, TooLarge
 from ..service.config import Settings
 from ..service.jobs import Stylize
+from ..service.owners import load_secret
 from ..service.runtime import Runtime
 from ..service.urlfetch import UrlFetcher
-from . import guards, pages, routes, video
+from . import guards, pages, routes, shares, video
 from .errors import headers_for, status_for
+from .identity import Identities, Identity
 from .pages import error_page
 
 log = logging.getLogger("impasto.web")
@@ -169,6 +171,7 @@ def create_app(
         redirect_slashes=False,  # guards.SlashRedirect does it with a relative Location
     )
     app.state.runtime = runtime
+    app.state.identities = identities = Identities(load_secret(settings.secret_key, settings.data_dir))
 
     @app.exception_handler(ImpastoError)
     async def _impasto_error(request: Request, exc: ImpastoError) -> Response:
@@ -205,11 +208,13 @@ def create_app(
     app.include_router(video.api)
     app.include_router(pages.router)
     app.include_router(video.pages)
+    app.include_router(shares.router)
     _offline_docs(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(ClientDisconnect, guards.client_went_away)
     app.add_middleware(guards.BodyDeadline, seconds=settings.body_timeout)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(Identity, runtime=runtime, identities=identities)
     app.add_middleware(guards.SameOrigin)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(guards.SlashRedirect)

@@ -13,8 +13,9 @@ from PIL import Image
 
 from ..imageio import encode_image, open_image
 from ..service import gallery
-from ..service.jobs import get_job, thumbnail
+from ..service.jobs import thumbnail
 from ..service.models import Job
+from ..service.owners import Owner, owned_job
 from ..service.runtime import Runtime
 from ..service.store import BlobNotFound
 
@@ -102,9 +103,14 @@ def job_image_sha(rt: Runtime, job: Job, kind: ImageKind) -> str | None:
     return job.style_sha
 
 
-def job_image(rt: Runtime, job_id: str, kind: ImageKind) -> tuple[bytes, str]:
-    """``(bytes, etag)`` of one of a job's pictures; 404 when it has none (yet)."""
-    job = get_job(rt.db, job_id)
+def job_image(rt: Runtime, job_id: str, kind: ImageKind, owner: Owner) -> tuple[bytes, str]:
+    """``(bytes, etag)`` of one of the pictures of a job ``owner`` may see; 404 when it has none (yet)."""
+    job = owned_job(rt.db, job_id, owner)
+    return job_image_of(rt, job, kind)
+
+
+def job_image_of(rt: Runtime, job: Job, kind: ImageKind) -> tuple[bytes, str]:
+    """``(bytes, etag)`` of one of the job's pictures; 404 when it has none (yet)."""
     sha = job_image_sha(rt, job, kind)
     if sha is not None:
         return rt.store.get(sha), sha

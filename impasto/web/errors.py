@@ -12,6 +12,7 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.RATE_LIMITED: 429,
     ErrorKind.UNAVAILABLE: 503,
     ErrorKind.TIMEOUT: 408,
+    ErrorKind.FORBIDDEN: 403,
 }
 
 

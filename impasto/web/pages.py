@@ -25,23 +25,25 @@ from ..service.jobs import (
     JobConflict,
     delete_job,
     find_jobs,
-    get_job,
     job_options,
     job_style_names,
     rate_job,
 )
 from ..service.models import Status
+from ..service.owners import Owner, list_shares, owned_job, owner_filter
 from ..service.runtime import Runtime
 from ..service.video_jobs import VideoOptions
 from .deps import client_id, runtime
 from .errors import headers_for, status_for
 from .forms import from_form
+from .identity import CSRF_FIELD, owner_of, require_csrf
 from .names import photo_title, style_title
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals.update(version=__version__, photo_title=photo_title, style_title=style_title)
 RT = Annotated[Runtime, Depends(runtime)]
+Me = Annotated[Owner, Depends(owner_of)]
 
 DEFAULTS: dict[str, Any] = {
     "mode": "fast",
@@ -64,6 +66,7 @@ QUALITY_SECONDS = 30
 def render(
     request: Request, name: str, code: int = 200, headers: dict[str, str] | None = None, **ctx: Any
 ) -> Response:
+    ctx.setdefault("csrf_token", getattr(request.state, "csrf", ""))
     return templates.TemplateResponse(request, name, ctx, status_code=code, headers=headers)
 
 
@@ -88,16 +91,17 @@ def create_page(request: Request, rt: RT, style: str | None = None) -> Response:
 
 
 @router.post("/", response_class=HTMLResponse)
-async def create_submit(request: Request, rt: RT) -> Response:
+async def create_submit(request: Request, rt: RT, me: Me) -> Response:
     form = None  # stays None when the body is refused while it is read
     try:
         form = await request.form(max_files=rt.settings.max_files + 1, max_fields=50)
-        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        require_csrf(request, form)
+        fields = {k: v for k, v in form.multi_items() if isinstance(v, str) and k != CSRF_FIELD}
         balance = fields.pop("balance", "balanced")
         cleaned = _form_fields(fields, balance)
         files = [(k, v) for k, v in form.multi_items() if not isinstance(v, str)]
         sub = await from_form(FormData([*cleaned.items(), *files]), rt.settings.max_image_bytes)
-        jobs = await run_in_threadpool(intake.submit, rt, sub, client_id(request))
+        jobs = await run_in_threadpool(lambda: intake.submit(rt, sub, client_id(request), owner=me))
     except ImpastoError as exc:
         styles = await run_in_threadpool(_styles, rt)
         return render(
@@ -147,14 +151,14 @@ def _form_fields(fields: dict[str, str], balance: str) -> dict[str, str]:
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(job_id: str, request: Request, rt: RT) -> Response:
-    job = get_job(rt.db, job_id)
+def job_page(job_id: str, request: Request, rt: RT, me: Me) -> Response:
+    job = owned_job(rt.db, job_id, me)
     return render(request, "job.html", job=job, titles=_titles(rt))
 
 
 @router.get("/jobs/{job_id}/result", response_class=HTMLResponse)
-def result_page(job_id: str, request: Request, rt: RT) -> Response:
-    job = get_job(rt.db, job_id)
+def result_page(job_id: str, request: Request, rt: RT, me: Me) -> Response:
+    job = owned_job(rt.db, job_id, me)
     if job.result_sha is None:
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
     if job.kind == "video":
@@ -163,13 +167,22 @@ def result_page(job_id: str, request: Request, rt: RT) -> Response:
     options = job_options(job)
     balance = next((k for k, v in BALANCE.items() if v == options.style_weight), "balanced")
     return render(
-        request, "result.html", job=job, options=options, sizes=SIZES, balance=balance, titles=_titles(rt)
+        request,
+        "result.html",
+        job=job,
+        options=options,
+        sizes=SIZES,
+        balance=balance,
+        titles=_titles(rt),
+        shares=list_shares(rt.db, job.id, me),
     )
 
 
 @router.post("/jobs/{job_id}/rate")
-async def rate_submit(job_id: str, request: Request, rt: RT) -> Response:
+async def rate_submit(job_id: str, request: Request, rt: RT, me: Me) -> Response:
     form = await request.form(max_files=0, max_fields=5)
+    require_csrf(request, form)
+    await run_in_threadpool(owned_job, rt.db, job_id, me)
     value = str(form.get("rating", ""))
     rating = int(value) if value in {"1", "2", "3", "4", "5"} else None
     await run_in_threadpool(rate_job, rt.db, job_id, rating)
@@ -177,29 +190,34 @@ async def rate_submit(job_id: str, request: Request, rt: RT) -> Response:
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel_submit(job_id: str, rt: RT) -> Response:
+async def cancel_submit(job_id: str, request: Request, rt: RT, me: Me) -> Response:
+    require_csrf(request, await request.form(max_files=0, max_fields=5))
+    await run_in_threadpool(owned_job, rt.db, job_id, me)
     with contextlib.suppress(JobConflict):  # already finished: the job page says how
-        rt.cancel(job_id)
+        await run_in_threadpool(rt.cancel, job_id)
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
 @router.post("/jobs/{job_id}/delete")
-def delete_submit(job_id: str, rt: RT) -> Response:
-    delete_job(rt.db, rt.store, job_id, rt.pins)
+async def delete_submit(job_id: str, request: Request, rt: RT, me: Me) -> Response:
+    require_csrf(request, await request.form(max_files=0, max_fields=5))
+    await run_in_threadpool(owned_job, rt.db, job_id, me)
+    await run_in_threadpool(delete_job, rt.db, rt.store, job_id, rt.pins)
     return RedirectResponse("/history?deleted=1", status_code=303)
 
 
 @router.post("/jobs/{job_id}/again")
-async def again_submit(job_id: str, request: Request, rt: RT) -> Response:
+async def again_submit(job_id: str, request: Request, rt: RT, me: Me) -> Response:
     form = await request.form(max_files=0, max_fields=20)
-    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    require_csrf(request, form)
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str) and k != CSRF_FIELD}
     balance = fields.pop("balance", "balanced")
     changes = _form_fields(fields, balance)
     if fields.get("size") == "":  # "the photo's size": drop the source job's size
         changes["size"] = ""
     if changes.get("mode") == "quality" and "style_weight" not in changes:
         changes["style_weight"] = ""
-    job = await run_in_threadpool(intake.again, rt, job_id, changes, client_id(request))
+    job = await run_in_threadpool(intake.again, rt, job_id, changes, client_id(request), me)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
@@ -253,6 +271,7 @@ async def delete_style_submit(name: str, request: Request, rt: RT) -> Response:
 def history_page(
     request: Request,
     rt: RT,
+    me: Me,
     style: Annotated[str | None, Query(max_length=100)] = None,
     rating: Annotated[str | None, Query(max_length=2)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
@@ -268,8 +287,9 @@ def history_page(
         min_rating=int(rating) if rating and rating.isdigit() and 1 <= int(rating) <= 5 else None,
         limit=per_page + 1,
         offset=(page - 1) * per_page,
+        owner=owner_filter(me),
     )
-    styles = job_style_names(rt.db)
+    styles = job_style_names(rt.db, owner_filter(me))
     return render(
         request,
         "history.html",

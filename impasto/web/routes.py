@@ -10,19 +10,22 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPBearer
 
 from .. import __version__
 from ..errors import InvalidInput
-from ..service import gallery, intake
+from ..service import gallery, intake, owners
 from ..service.jobs import ahead_of, delete_job, events_after, find_jobs, get_job, preview_sha, rate_job
 from ..service.models import FINISHED, Job, JobEvent, Status
+from ..service.owners import Owner, owned_job, owner_filter
 from ..service.runtime import Runtime
 from ..service.store import BlobNotFound
 from .deps import IMMUTABLE, ImageKind, client_id, image_response, job_image, runtime
 from .forms import decode_b64, from_form, from_json, read_upload
+from .identity import owner_of
 from .jsonbody import LimitedJSONRoute
 from .schemas import (
     ErrorOut,
@@ -31,6 +34,8 @@ from .schemas import (
     JobOut,
     JobsOut,
     RatingIn,
+    ShareIn,
+    ShareOut,
     StyleCreate,
     StyleOut,
     StyleUpdate,
@@ -42,6 +47,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text}
     for code, text in {
         400: "malformed request body",
+        401: "an API key is needed (IMPASTO_AUTH=keys), or the one sent is unknown or revoked",
+        403: "refused: a cross-site request, or a browser call without its CSRF token",
         404: "no such job, image or style",
         409: "not allowed in the job's state, or a style name taken or built in",
         408: "the request body did not arrive in time",
@@ -50,8 +57,21 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         429: "too many jobs",
     }.items()
 }
-router = APIRouter(prefix="/api/v1", responses=ERRORS, route_class=LimitedJSONRoute)
+#: Declares the API-key scheme in OpenAPI; :mod:`.identity` does the checking for every request.
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="APIKey",
+    description="An API key from `impasto keys create NAME`. Without one, browsers use their "
+    "identity cookie; with IMPASTO_AUTH=keys every call needs a key.",
+)
+router = APIRouter(
+    prefix="/api/v1",
+    responses=ERRORS,
+    route_class=LimitedJSONRoute,
+    dependencies=[Security(BEARER)],
+)
 RT = Annotated[Runtime, Depends(runtime)]
+Me = Annotated[Owner, Depends(owner_of)]
 JobId = Annotated[str, Path(min_length=1, max_length=64, description="the job's id")]
 POLL = 0.25
 KEEPALIVE = 15.0
@@ -87,7 +107,7 @@ CREATE_BODY = {
 
 
 @router.post("/jobs", status_code=201, response_model=JobsOut, openapi_extra=CREATE_BODY, tags=["jobs"])
-async def create_jobs(request: Request, rt: RT) -> JSONResponse:
+async def create_jobs(request: Request, rt: RT, me: Me) -> JSONResponse:
     """Create one job per photo (multipart: several `content` files; JSON: one) and queue them."""
     limit = rt.settings.max_image_bytes
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -102,7 +122,7 @@ async def create_jobs(request: Request, rt: RT) -> JSONResponse:
         sub = from_json(body, limit)
     else:
         raise InvalidInput("send application/json or multipart/form-data")
-    jobs = await run_in_threadpool(intake.submit, rt, sub, client_id(request))
+    jobs = await run_in_threadpool(lambda: intake.submit(rt, sub, client_id(request), owner=me))
     out = JobsOut(jobs=[JobOut.of(j) for j in jobs])
     return JSONResponse(
         out.model_dump(mode="json"), status_code=201, headers={"Location": out.jobs[0].links["self"]}
@@ -124,6 +144,7 @@ async def _json_body(request: Request, model: type[JobCreate] | type[StyleCreate
 @router.get("/jobs", response_model=JobsOut, tags=["jobs"])
 def list_jobs(
     rt: RT,
+    me: Me,
     status: Annotated[
         Literal["queued", "running", "succeeded", "failed", "cancelled"] | None, Query()
     ] = None,
@@ -132,33 +153,44 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JobsOut:
-    """Jobs, newest first, optionally filtered."""
+    """Your jobs (an admin key: everyone's), newest first, optionally filtered."""
     jobs, total = find_jobs(
-        rt.db, status=status, style=style, min_rating=min_rating, limit=limit, offset=offset, count=True
+        rt.db,
+        status=status,
+        style=style,
+        min_rating=min_rating,
+        limit=limit,
+        offset=offset,
+        count=True,
+        owner=owner_filter(me),
     )
     return JobsOut(jobs=[JobOut.of(j) for j in jobs], total=total)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["jobs"])
-def read_job(job_id: JobId, rt: RT) -> JobOut:
-    job = get_job(rt.db, job_id)
+def read_job(job_id: JobId, rt: RT, me: Me) -> JobOut:
+    """One of your jobs (another owner's answers 404, like a missing one)."""
+    job = owned_job(rt.db, job_id, me)
     return JobOut.of(job, ahead=ahead_of(rt.db, job))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut, status_code=202, tags=["jobs"])
-def cancel_job(job_id: JobId, rt: RT) -> JobOut:
+def cancel_job(job_id: JobId, rt: RT, me: Me) -> JobOut:
     """Cancel a queued job, or ask a running one to stop at its next step."""
+    owned_job(rt.db, job_id, me)
     return JobOut.of(rt.cancel(job_id))
 
 
 @router.put("/jobs/{job_id}/rating", response_model=JobOut, tags=["jobs"])
-def rate(job_id: JobId, body: RatingIn, rt: RT) -> JobOut:
+def rate(job_id: JobId, body: RatingIn, rt: RT, me: Me) -> JobOut:
+    owned_job(rt.db, job_id, me)
     return JobOut.of(rate_job(rt.db, job_id, body.rating))
 
 
 @router.delete("/jobs/{job_id}", status_code=204, tags=["jobs"])
-def remove_job(job_id: JobId, rt: RT) -> Response:
+def remove_job(job_id: JobId, rt: RT, me: Me) -> Response:
     """Delete a finished or queued job and the pictures nothing else uses."""
+    owned_job(rt.db, job_id, me)
     delete_job(rt.db, rt.store, job_id, rt.pins)
     return Response(status_code=204)
 
@@ -173,12 +205,13 @@ async def stream_events(
     job_id: JobId,
     request: Request,
     rt: RT,
+    me: Me,
     after: Annotated[int, Query(ge=0, le=2**62, description="resume after this event id")] = 0,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:
     """Progress as Server-Sent Events: `status`, `stage`, `iteration`, `preview`, `done`; the
     stream ends (event `end`) when the job has finished and every event was sent."""
-    await run_in_threadpool(get_job, rt.db, job_id)
+    await run_in_threadpool(owned_job, rt.db, job_id, me)
     cursor = after
     if last_event_id and last_event_id.isdigit():
         cursor = max(cursor, int(last_event_id))
@@ -227,21 +260,58 @@ def job_picture(
     kind: ImageKind,
     request: Request,
     rt: RT,
+    me: Me,
     format: Annotated[Literal["png", "jpeg"] | None, Query(description="convert (result: full size)")] = None,
     thumb: Annotated[int | None, Query(ge=32, le=1024, description="a JPEG thumbnail this big")] = None,
     download: bool = False,
 ) -> Response:
     """The job's photo (`content`), `style`, latest `preview`, or `result` (PNG; JPEG on request)."""
-    data, etag = job_image(rt, job_id, kind)
+    data, etag = job_image(rt, job_id, kind, me)
     name = f"impasto-{job_id[:8]}-{kind}" if download else None
     return image_response(data, etag=etag, thumb=thumb, fmt=format, download=name, request=request)
 
 
 @router.get("/jobs/{job_id}/previews/{event_id}", tags=["images"], response_class=Response)
-def preview_picture(job_id: JobId, event_id: Annotated[int, Path(ge=0, le=2**62)], rt: RT) -> Response:
+def preview_picture(
+    job_id: JobId, event_id: Annotated[int, Path(ge=0, le=2**62)], rt: RT, me: Me
+) -> Response:
     """One preview image from the event stream (`url` of a `preview` event)."""
+    owned_job(rt.db, job_id, me)
     sha = preview_sha(rt.db, job_id, event_id)
     return Response(rt.store.get(sha), media_type="image/jpeg", headers={"Cache-Control": IMMUTABLE})
+
+
+# --- share links ----------------------------------------------------------------------------
+
+
+def share_out(share: owners.ShareInfo) -> ShareOut:
+    return ShareOut(
+        token=share.token,
+        url=f"/s/{share.token}",  # relative: never built from the request's Host
+        include_photo=share.include_photo,
+        created_at=share.created_at,
+    )
+
+
+@router.post("/jobs/{job_id}/shares", response_model=ShareOut, status_code=201, tags=["sharing"])
+def create_share(job_id: JobId, body: ShareIn, rt: RT, me: Me) -> ShareOut:
+    """A read-only link to the painting (and the photo, if `include_photo`); anyone with it can see
+    them, until it is revoked."""
+    return share_out(owners.create_share(rt.db, job_id, me, include_photo=body.include_photo))
+
+
+@router.get("/jobs/{job_id}/shares", response_model=list[ShareOut], tags=["sharing"])
+def list_shares(job_id: JobId, rt: RT, me: Me) -> list[ShareOut]:
+    return [share_out(s) for s in owners.list_shares(rt.db, job_id, me)]
+
+
+@router.delete("/jobs/{job_id}/shares/{token}", status_code=204, tags=["sharing"])
+def revoke_share(
+    job_id: JobId, token: Annotated[str, Path(max_length=64)], rt: RT, me: Me
+) -> Response:
+    """Revoke a link: it answers 404 from now on."""
+    owners.revoke_share(rt.db, job_id, token, me)
+    return Response(status_code=204)
 
 
 # --- gallery ------------------------------------------------------------------------------
@@ -341,7 +411,7 @@ def style_picture(
     tags=["stylize"],
     responses={202: {"model": JobOut, "description": "accepted: poll the job (quality mode)"}},
 )
-async def stylize(body: StylizeRequest, request: Request, rt: RT) -> JSONResponse:
+async def stylize(body: StylizeRequest, request: Request, rt: RT, me: Me) -> JSONResponse:
     """Two Base64 pictures in, the painting out as Base64. Fast mode answers when done; quality
     mode answers `202` with the job unless `wait` is true."""
     if body.content_url is not None:
@@ -351,7 +421,7 @@ async def stylize(body: StylizeRequest, request: Request, rt: RT) -> JSONRespons
     )
     if not sub.contents:
         raise InvalidInput("content (Base64) is required")
-    (job,) = await run_in_threadpool(intake.submit, rt, sub, client_id(request))
+    (job,) = await run_in_threadpool(lambda: intake.submit(rt, sub, client_id(request), owner=me))
     if body.mode == "quality" and not body.wait:
         return _accepted(job)
     deadline = time.monotonic() + rt.settings.sync_timeout
@@ -367,7 +437,7 @@ async def stylize(body: StylizeRequest, request: Request, rt: RT) -> JSONRespons
             409 if job.state == Status.CANCELLED else 500 if (job.error or "").startswith("internal") else 422
         )
         return JSONResponse({"detail": job.error or job.status, "code": job.status}, status_code=status)
-    data, _ = await run_in_threadpool(job_image, rt, job.id, "result")
+    data, _ = await run_in_threadpool(job_image, rt, job.id, "result", me)
     image = image_response(data, etag=job.result_sha, fmt=body.format).body
     out = StylizeOut(
         image=base64.b64encode(bytes(image)).decode("ascii"),

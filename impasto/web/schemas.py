@@ -134,3 +134,15 @@ class HealthOut(BaseModel):
     status: str
     version: str
     checks: dict[str, bool] = Field(default_factory=dict)
+
+
+class ShareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    include_photo: bool = Field(False, description="show the original photo too (default: only the painting)")
+
+
+class ShareOut(BaseModel):
+    token: str = Field(description="the link's secret part; revoke with DELETE …/shares/{token}")
+    url: str = Field(description="the read-only page, relative to this server")
+    include_photo: bool
+    created_at: datetime

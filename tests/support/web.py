@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,23 @@ def client_for(tmp_path: Path, db_url: str, stylize: Any, **settings: Any) -> Te
     base.update(settings)
     config = Settings(data_dir=tmp_path / "data", database_url=db_url, **base)
     return TestClient(create_app(config, stylize=stylize, fetcher=fetcher))
+
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+def csrf_token(client: TestClient) -> str:
+    """The CSRF token a page gives this client's identity (visiting it sets the identity cookie)."""
+    match = CSRF_META.search(client.get("/").text)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def as_browser(client: TestClient) -> TestClient:
+    """The client with an identity cookie, sending its CSRF token with every request as the pages'
+    forms and scripts do."""
+    client.headers["X-CSRF-Token"] = csrf_token(client)
+    return client
 
 
 def wait_for(

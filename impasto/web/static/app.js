@@ -8,6 +8,9 @@ const IMAGE_SUFFIX = /\.(jpe?g|png|webp|gif|bmp|tiff?|heic|avif)$/i;
 
 function isImage(file) { return file.type ? file.type.startsWith("image/") : IMAGE_SUFFIX.test(file.name); }
 
+// The page's CSRF token (base.html): every state-changing request the page sends carries it.
+function csrfToken() { const m = $("meta[name=csrf-token]"); return m ? m.content : ""; }
+
 function mib(bytes) { return `${Math.round(bytes / 1048576)} MiB`; }
 
 // What is wrong with the chosen files, in a sentence, or "" (the server checks again).
@@ -83,7 +86,7 @@ function initCreate() {
     const button = $("#paint");
     button.disabled = true; button.textContent = "Starting…";
     try {
-      const response = await fetch(form.action, { method: "POST", body: new FormData(form) });
+      const response = await fetch(form.action, { method: "POST", body: new FormData(form), headers: { "x-csrf-token": csrfToken() } });
       if (response.redirected && response.ok) { window.location.href = response.url; return; }
       const page = new DOMParser().parseFromString(await response.text(), "text/html");
       const message = page.querySelector("#form-error, .error");
@@ -312,7 +315,7 @@ function initRating() {
     e.preventDefault();
     try {
       const r = await fetch(form.dataset.api, {
-        method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ rating: n }),
+        method: "PUT", headers: { "content-type": "application/json", "x-csrf-token": csrfToken() }, body: JSON.stringify({ rating: n }),
       });
       if (!r.ok) throw new Error(String(r.status));
       const job = await r.json();
