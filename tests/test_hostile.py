@@ -22,7 +22,7 @@ from PIL import EpsImagePlugin, Image
 from support.fakes import FakeEngine
 from support.images import b64, png
 from support.net import free_port
-from support.web import client_for
+from support.web import client_for, csrf_token
 
 import impasto
 from impasto.cli import main
@@ -128,7 +128,7 @@ def test_degenerate_photos_are_refused_on_upload(client: TestClient, engine: Fak
     r = client.post("/api/v1/jobs", json={"content": thin, "style_name": "udnie", "size": 512})
     assert r.status_code == 201, r.text
     job = r.json()["jobs"][0]["id"]
-    r = client.post(f"/jobs/{job}/again", data={"size": "64"})
+    r = client.post(f"/jobs/{job}/again", data={"size": "64", "csrf_token": csrf_token(client)})
     assert r.status_code == 422
     assert client.get("/api/v1/jobs").json()["total"] == 1  # nothing else was queued
 

@@ -159,12 +159,14 @@ def test_restart_runs_queued_jobs_and_requeues_interrupted_ones(tmp_path: Path, 
             for _ in range(3)
         ]
         wait_for(client, ids[0], ("running",))
+        identity = client.cookies["impasto_id"]  # the jobs' owner: a browser identity
     # the server stopped: the running job went back to the queue, nothing was lost
     db = Database(db_url)
     with db.session() as s:
         assert {j.status for j in s.scalars(select(Job))} == {"queued"}
     db.dispose()
     with client_for(tmp_path, db_url, FakeEngine(), fast_workers=1) as client:
+        client.cookies.set("impasto_id", identity)  # still valid: the secret is in the data folder
         for job_id in ids:
             job = wait_for(client, job_id)
             assert job["status"] == "succeeded", job

@@ -18,7 +18,9 @@ def register(sub: Any) -> None:
         "--admin key sees and moderates everyone's. Works on the database of --data-dir (default "
         "./data) unless IMPASTO_DATABASE_URL names another.",
     )
-    keys.add_argument("--data-dir", type=Path, default=None, help="the server's data folder (default: ./data)")
+    keys.add_argument(
+        "--data-dir", type=Path, default=None, help="the server's data folder (default: ./data)"
+    )
     keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     create = keys_sub.add_parser("create", help="make a key and print it (once)")
     create.add_argument("name", help="a name to know the key by (who or what uses it)")

@@ -219,4 +219,3 @@ def shared_job(db: Database, token: str) -> tuple[Job, ShareInfo]:
         if row is None or job is None or job.result_sha is None:
             raise NotFound("no such share link")
         return job, _share(row)
-

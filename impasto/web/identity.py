@@ -176,7 +176,9 @@ class Identity:
         return self.ids.identity(morsel.value) if morsel is not None else None
 
     def _set_cookie(self, identity: str, secure: bool) -> bytes:
-        value = f"{COOKIE}={self.ids.cookie_value(identity)}; Path=/; Max-Age={MAX_AGE}; HttpOnly; SameSite=Lax"
+        value = (
+            f"{COOKIE}={self.ids.cookie_value(identity)}; Path=/; Max-Age={MAX_AGE}; HttpOnly; SameSite=Lax"
+        )
         return (value + ("; Secure" if secure else "")).encode("latin-1")
 
 

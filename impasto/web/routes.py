@@ -306,9 +306,7 @@ def list_shares(job_id: JobId, rt: RT, me: Me) -> list[ShareOut]:
 
 
 @router.delete("/jobs/{job_id}/shares/{token}", status_code=204, tags=["sharing"])
-def revoke_share(
-    job_id: JobId, token: Annotated[str, Path(max_length=64)], rt: RT, me: Me
-) -> Response:
+def revoke_share(job_id: JobId, token: Annotated[str, Path(max_length=64)], rt: RT, me: Me) -> Response:
     """Revoke a link: it answers 404 from now on."""
     owners.revoke_share(rt.db, job_id, token, me)
     return Response(status_code=204)

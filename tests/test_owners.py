@@ -1,0 +1,266 @@
+"""Owners (issue 13): two browsers and two API keys on one server see only their own jobs; an admin
+key sees everything; revoked keys and keyless calls under IMPASTO_AUTH=keys get 401; share links
+are read-only and revocable; forms need their CSRF token. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from support.fakes import FakeEngine
+from support.images import png
+from support.web import as_browser, client_for, csrf_token, wait_for
+
+from impasto.cli import main as cli
+from impasto.service import owners
+from impasto.service.owners import load_secret
+
+PHOTO = base64.b64encode(png(color=(200, 120, 40))).decode()
+
+
+def other(app_client: TestClient, **kwargs: Any) -> TestClient:
+    """A second client (its own cookie jar) on the same running app."""
+    return TestClient(app_client.app, base_url=str(app_client.base_url), **kwargs)
+
+
+def make_job(client: TestClient, headers: dict[str, str] | None = None) -> str:
+    r = client.post("/api/v1/jobs", json={"content": PHOTO, "style_name": "udnie"}, headers=headers)
+    assert r.status_code == 201, r.text
+    job_id: str = r.json()["jobs"][0]["id"]
+    wait_for(client, job_id) if headers is None else None
+    return job_id
+
+
+def key(client: TestClient, name: str, admin: bool = False) -> dict[str, str]:
+    _, secret = owners.create_key(client.app.state.runtime.db, name, admin=admin)  # type: ignore[attr-defined]
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def refused(client: TestClient, job_id: str, headers: dict[str, str] | None = None) -> dict[str, int]:
+    """Every way of reaching the job, and what each answered."""
+    h = headers or {}
+    base = f"/api/v1/jobs/{job_id}"
+    return {
+        "read": client.get(base, headers=h).status_code,
+        "photo": client.get(f"{base}/images/content", headers=h).status_code,
+        "result": client.get(f"{base}/images/result", headers=h).status_code,
+        "events": client.get(f"{base}/events", headers=h).status_code,
+        "preview": client.get(f"{base}/previews/1", headers=h).status_code,
+        "rate": client.put(f"{base}/rating", json={"rating": 1}, headers=h).status_code,
+        "cancel": client.post(f"{base}/cancel", headers=h).status_code,
+        "shares": client.post(f"{base}/shares", json={}, headers=h).status_code,
+        "delete": client.delete(base, headers=h).status_code,
+        "page": client.get(f"/jobs/{job_id}", headers=h).status_code,
+        "result page": client.get(f"/jobs/{job_id}/result", headers=h).status_code,
+    }
+
+
+@pytest.fixture
+def app_client(tmp_path: Path, db_url: str, engine: FakeEngine) -> Any:
+    with client_for(tmp_path, db_url, engine) as c:
+        yield c
+
+
+def test_two_browsers_see_only_their_own_jobs(app_client: TestClient) -> None:
+    alice, bob = as_browser(app_client), as_browser(other(app_client))
+    assert alice.cookies.get("impasto_id") != bob.cookies.get("impasto_id")
+    job = make_job(alice)
+    assert set(refused(bob, job).values()) == {404}, refused(bob, job)
+    assert bob.get("/api/v1/jobs").json()["jobs"] == []
+    assert job not in bob.get("/history").text
+    mine = alice.get("/api/v1/jobs").json()
+    assert [j["id"] for j in mine["jobs"]] == [job] and mine["total"] == 1
+    assert job in alice.get("/history").text
+    assert alice.get(f"/api/v1/jobs/{job}/images/content").status_code == 200
+    r = bob.post(f"/jobs/{job}/again", data={"size": "64"})
+    assert r.status_code == 404  # "same again" of another's job: no such job
+    assert alice.delete(f"/api/v1/jobs/{job}").status_code == 204
+
+
+def test_a_forged_or_tampered_cookie_is_a_stranger(app_client: TestClient) -> None:
+    alice = as_browser(app_client)
+    job = make_job(alice)
+    value = alice.cookies["impasto_id"]
+    identity, _, signature = value.rpartition(".")
+    for forged in (identity, f"{identity}.{signature[::-1]}", "x" + value[1:]):
+        r = other(app_client, cookies={"impasto_id": forged}).get(f"/api/v1/jobs/{job}")
+        assert r.status_code == 404
+        fresh = r.headers["set-cookie"]  # a fresh identity of its own
+        assert fresh.startswith("impasto_id=") and value not in fresh
+
+
+def test_identity_cookie_is_signed_httponly_and_lax(app_client: TestClient) -> None:
+    r = other(app_client).get("/")
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("impasto_id=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain http here; https adds it
+    again = other(app_client, cookies={"impasto_id": r.cookies["impasto_id"]}).get("/")
+    assert "set-cookie" not in again.headers  # a valid cookie is kept, not replaced
+
+
+def test_two_keys_and_an_admin(app_client: TestClient) -> None:
+    one, two, admin = key(app_client, "one"), key(app_client, "two"), key(app_client, "boss", admin=True)
+    scripts = other(app_client)  # one client, no cookies kept between keys' calls
+    job = make_job(scripts, one)
+    wait_for(other(app_client, headers=one), job)
+    assert set(refused(other(app_client), job, two).values()) == {404}
+    assert scripts.get("/api/v1/jobs", headers=two).json()["jobs"] == []
+    browser = as_browser(other(app_client))
+    browsers_job = make_job(browser)
+    listed = {j["id"] for j in scripts.get("/api/v1/jobs", headers=admin).json()["jobs"]}
+    assert {job, browsers_job} <= listed  # the admin sees everyone's
+    assert scripts.get(f"/api/v1/jobs/{browsers_job}/images/content", headers=admin).status_code == 200
+    assert scripts.delete(f"/api/v1/jobs/{browsers_job}", headers=admin).status_code == 204  # moderates
+    assert browser.get(f"/api/v1/jobs/{browsers_job}").status_code == 404
+    assert scripts.get(f"/api/v1/jobs/{job}", headers=one).status_code == 200
+
+
+def test_revoked_or_wrong_keys_get_401(app_client: TestClient) -> None:
+    headers = key(app_client, "temp")
+    client = other(app_client)
+    assert client.get("/api/v1/jobs", headers=headers).status_code == 200
+    owners.revoke_key(app_client.app.state.runtime.db, "temp")  # type: ignore[attr-defined]
+    for h in (headers, {"Authorization": "Bearer imp_made-up"}, {"Authorization": "Basic abc"}):
+        r = client.get("/api/v1/jobs", headers=h)
+        assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+        assert r.json()["code"] == "unauthorized" and r.json()["detail"]
+
+
+def test_keys_mode_refuses_keyless_api_calls(tmp_path: Path, db_url: str, engine: FakeEngine) -> None:
+    with client_for(tmp_path, db_url, engine, auth="keys") as c:
+        script = other(c, client=("127.0.0.1", 5000))  # not even the machine's own scripts
+        r = script.post("/api/v1/jobs", json={"content": PHOTO, "style_name": "udnie"})
+        assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+        assert "API key" in r.json()["detail"]
+        assert script.get("/api/v1/jobs").status_code == 401
+        assert script.get("/api/v1/health").status_code == 200  # for load balancers
+        assert script.get("/api/v1/openapi.json").status_code == 200
+        job = make_job(script, key(c, "ci"))
+        assert script.get(f"/api/v1/jobs/{job}", headers=key(c, "other")).status_code == 404
+        browser = as_browser(other(c))  # the pages still work: the browser's identity cookie
+        assert browser.get("/api/v1/jobs").json()["jobs"] == []
+
+
+def test_local_scripts_share_the_local_owner_in_the_default_mode(app_client: TestClient) -> None:
+    """Keyless scripts on 127.0.0.1 (no cookie, no browser headers) are the machine's user; the same
+    request from elsewhere, or with a browser's headers, gets an identity of its own."""
+    one, two = other(app_client, client=("127.0.0.1", 1)), other(app_client, client=("::1", 2))
+    job = make_job(one)
+    one.cookies.clear()
+    assert two.get(f"/api/v1/jobs/{job}").status_code == 200
+    assert other(app_client, client=("203.0.113.9", 3)).get(f"/api/v1/jobs/{job}").status_code == 404
+    browser = {"Sec-Fetch-Site": "same-origin"}
+    assert (
+        other(app_client, client=("127.0.0.1", 4)).get(f"/api/v1/jobs/{job}", headers=browser).status_code
+        == 404
+    )
+
+
+def test_share_links_are_read_only_and_revocable(app_client: TestClient) -> None:
+    alice = as_browser(app_client)
+    job = make_job(alice)
+    painting_only = alice.post(f"/api/v1/jobs/{job}/shares", json={}).json()
+    with_photo = alice.post(f"/api/v1/jobs/{job}/shares", json={"include_photo": True}).json()
+    assert len(painting_only["token"]) >= 32 and painting_only["url"] == f"/s/{painting_only['token']}"
+    stranger = other(app_client)
+    page = stranger.get(painting_only["url"])
+    assert page.status_code == 200 and f"{painting_only['url']}/painting" in page.text
+    assert "/photo" not in page.text and "csrf_token" not in page.text  # nothing to change there
+    assert stranger.get(f"{painting_only['url']}/painting").headers["content-type"] == "image/png"
+    assert stranger.get(f"{painting_only['url']}/photo").status_code == 404
+    assert stranger.get(f"{with_photo['url']}/photo").status_code == 200
+    assert stranger.get(f"/api/v1/jobs/{job}").status_code == 404  # the link opens nothing else
+    assert stranger.post(f"{painting_only['url']}", data={}).status_code == 405
+    assert stranger.delete(f"/api/v1/jobs/{job}/shares/{painting_only['token']}").status_code == 404
+    assert [s["token"] for s in alice.get(f"/api/v1/jobs/{job}/shares").json()] == [
+        painting_only["token"],
+        with_photo["token"],
+    ]
+    assert alice.delete(f"/api/v1/jobs/{job}/shares/{painting_only['token']}").status_code == 204
+    assert stranger.get(painting_only["url"]).status_code == 404
+    assert stranger.get(f"{painting_only['url']}/painting").status_code == 404
+    assert stranger.get(with_photo["url"]).status_code == 200  # the other link still works
+    assert stranger.get("/s/not-a-token").status_code == 404
+
+
+def test_share_buttons_on_the_result_page(app_client: TestClient) -> None:
+    alice = as_browser(app_client)
+    job = make_job(alice)
+    token = csrf_token(alice)
+    r = alice.post(
+        f"/jobs/{job}/share", data={"csrf_token": token, "include_photo": "on"}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    (share,) = alice.get(f"/api/v1/jobs/{job}/shares").json()
+    assert share["include_photo"] is True and share["url"] in alice.get(f"/jobs/{job}/result").text
+    revoke = f"/jobs/{job}/shares/{share['token']}/revoke"
+    assert alice.post(revoke, data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    assert other(app_client).get(share["url"]).status_code == 404
+
+
+def test_forms_need_their_csrf_token(app_client: TestClient) -> None:
+    alice = other(app_client)
+    token = csrf_token(alice)  # the page set the cookie and gave the token
+    job = make_job(alice)
+    for url, data in ((f"/jobs/{job}/rate", {"rating": "4"}), (f"/jobs/{job}/delete", {})):
+        for wrong in ({}, {"csrf_token": "0" * 40}, {"csrf_token": csrf_token(other(app_client))}):
+            r = alice.post(url, data={**data, **wrong}, follow_redirects=False)
+            assert r.status_code == 403 and "reload the page" in r.text, (url, wrong)
+    r = alice.post("/", data={"style_name": "udnie"}, files=[("content", ("a.png", png(), "image/png"))])
+    assert r.status_code == 403 and alice.get("/api/v1/jobs").json()["total"] == 1
+    ok = alice.post(f"/jobs/{job}/rate", data={"rating": "4", "csrf_token": token}, follow_redirects=False)
+    assert ok.status_code == 303 and alice.get(f"/api/v1/jobs/{job}").json()["rating"] == 4
+    ok = alice.post(f"/jobs/{job}/delete", data={"csrf_token": token}, follow_redirects=False)
+    assert ok.status_code == 303 and alice.get(f"/api/v1/jobs/{job}").status_code == 404
+
+
+def test_the_pages_fetch_calls_need_the_token_header(app_client: TestClient) -> None:
+    """A browser's cookie-identified API call (it has Origin/Sec-Fetch-Site) carries X-CSRF-Token;
+    a key's call needs none."""
+    alice = other(app_client)
+    token = csrf_token(alice)
+    job = make_job(alice)
+    same = {"Sec-Fetch-Site": "same-origin"}
+    r = alice.put(f"/api/v1/jobs/{job}/rating", json={"rating": 2}, headers=same)
+    assert r.status_code == 403 and r.json()["code"] == "csrf"
+    r = alice.put(f"/api/v1/jobs/{job}/rating", json={"rating": 2}, headers={**same, "X-CSRF-Token": token})
+    assert r.status_code == 200 and r.json()["rating"] == 2
+    admin = key(app_client, "boss", admin=True)
+    r = other(app_client).put(f"/api/v1/jobs/{job}/rating", json={"rating": 5}, headers={**same, **admin})
+    assert r.status_code == 200
+
+
+def test_openapi_declares_the_bearer_scheme(app_client: TestClient) -> None:
+    spec = app_client.get("/api/v1/openapi.json").json()
+    (scheme,) = spec["components"]["securitySchemes"].values()
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    assert spec["paths"]["/api/v1/jobs"]["post"]["security"]
+
+
+def test_the_secret_is_made_once_private_or_configured(tmp_path: Path) -> None:
+    first = load_secret(None, tmp_path)
+    assert load_secret(None, tmp_path) == first and len(first) >= 32
+    assert stat.S_IMODE(os.stat(tmp_path / "secret.key").st_mode) == 0o600
+    assert load_secret("a" * 40, tmp_path / "other") == "a" * 40
+    with pytest.raises(Exception, match="at least 16"):
+        load_secret("short", tmp_path)
+
+
+def test_keys_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    assert cli(["keys", *data, "create", "ci", "--admin"]) == 0
+    secret = capsys.readouterr().out.splitlines()[-1]
+    assert secret.startswith("imp_") and len(secret) > 40
+    assert cli(["keys", *data, "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "ci" in listing and "admin" in listing and "active" in listing and secret not in listing
+    assert secret not in (tmp_path / "impasto.db").read_bytes().decode("latin-1")  # hashed at rest
+    assert cli(["keys", *data, "revoke", "ci"]) == 0
+    assert cli(["keys", *data, "list"]) == 0 and "revoked" in capsys.readouterr().out
+    assert cli(["keys", *data, "revoke", "nobody"]) == 2
+    assert "no key named" in capsys.readouterr().err
