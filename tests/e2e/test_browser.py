@@ -102,7 +102,16 @@ def test_paint_compare_rate_and_find_in_history(
     page.wait_for_function("() => document.querySelector('#rating-text').textContent.startsWith('4/5')")
     assert page.evaluate("() => window.sameDocument === true")
     assert page.locator(".star.on").count() == 4
-    assert httpx.get(f"{live_server}/api/v1/jobs/{job_id}").json()["rating"] == 4
+    # page.request shares the browser's identity cookie (a job is its owner's alone)
+    assert page.request.get(f"{live_server}/api/v1/jobs/{job_id}").json()["rating"] == 4
+    assert httpx.get(f"{live_server}/api/v1/jobs/{job_id}").status_code == 404  # anyone else
+    page.click("#share-create")  # a read-only link, then open it
+    link = page.locator("a.share-link").first.get_attribute("href")
+    assert link and link.startswith("/s/")
+    page.goto(f"{live_server}{link}")
+    page.wait_for_function(ALL_IMAGES_LOADED)
+    assert page.locator("img[alt=painting]").count() == 1 and page.locator("img[alt='the photo']").count() == 0
+    page.go_back()
     shot(page, "3-result")
 
     page.click("header nav >> text=History")
@@ -208,7 +217,7 @@ def test_live_progress_preview_and_a_calm_cancel(
     page.wait_for_function(ALL_IMAGES_LOADED)
     after = page.locator("#preview").bounding_box()
     assert {"width": after["width"], "height": after["height"]} == size  # the picture keeps its size
-    job = httpx.get(f"{slow_server}/api/v1/jobs/{job_id}").json()
+    job = page.request.get(f"{slow_server}/api/v1/jobs/{job_id}").json()
     assert job["status"] == "cancelled" and job["error"] is None and job["result"] is not None
     shot(page, "2c-job-cancelled")
     page.reload()  # and the same calm page when it is opened later
