@@ -368,6 +368,7 @@ def test_gallery_styles(client: TestClient) -> None:
         "name": "blue-period",
         "title": "Blue Period",
         "builtin": False,
+        "public": False,  # a private style of this client's (only an admin adds public ones)
         "image_url": "/api/v1/styles/blue-period/image",
         "thumbnail_url": "/api/v1/styles/blue-period/image?thumb=160",
     }

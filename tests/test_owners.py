@@ -264,3 +264,80 @@ def test_keys_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["keys", *data, "list"]) == 0 and "revoked" in capsys.readouterr().out
     assert cli(["keys", *data, "revoke", "nobody"]) == 2
     assert "no key named" in capsys.readouterr().err
+
+
+def test_saved_styles_are_private_and_the_public_gallery_is_the_admins(
+    tmp_path: Path, db_url: str, engine: FakeEngine
+) -> None:
+    def style(client: TestClient, name: str, headers: dict[str, str] | None = None) -> Any:
+        body = {"name": name, "image": base64.b64encode(png(color=(9, 9, 250))).decode()}
+        return client.post("/api/v1/styles", json=body, headers=headers)
+
+    def names(client: TestClient, headers: dict[str, str] | None = None) -> set[str]:
+        return {s["name"] for s in client.get("/api/v1/styles", headers=headers).json()}
+
+    with client_for(tmp_path, db_url, engine, max_styles_per_owner=2) as c:
+        alice, bob, admin = as_browser(c), as_browser(other(c)), key(c, "boss", admin=True)
+        r = style(alice, "Alice blue")
+        assert r.status_code == 201 and r.json()["public"] is False
+        assert "alice-blue" in names(alice) and "alice-blue" not in names(bob)
+        assert bob.get("/api/v1/styles/alice-blue/image").status_code == 404
+        r = bob.post("/api/v1/jobs", json={"content": PHOTO, "style_name": "alice-blue"})
+        assert r.status_code == 422 and "no style named" in r.json()["detail"]
+        assert (
+            alice.post("/api/v1/jobs", json={"content": PHOTO, "style_name": "alice-blue"}).status_code == 201
+        )
+        assert "alice-blue" not in bob.get("/").text  # nor on the create page
+        r = style(other(c), "House style", admin)  # only an admin adds to what every visitor sees
+        assert r.status_code == 201 and r.json()["public"] is True
+        assert "house-style" in names(alice) and "house-style" in names(bob)
+        assert "alice-blue" in names(other(c), admin)  # the admin sees everyone's
+        # the quota: two saved styles each, then a clear 429, whichever way a style is saved
+        assert style(alice, "Second").status_code == 201
+        r = style(alice, "Third")
+        assert r.status_code == 429 and "delete one" in r.json()["detail"]
+        upload = {"content": PHOTO, "style": PHOTO, "save_style_as": "Fourth"}
+        assert alice.post("/api/v1/jobs", json=upload).status_code == 429
+        assert style(bob, "Bob's").status_code == 201  # per owner, not in all
+        assert all(style(other(c), f"House {n}", admin).status_code == 201 for n in range(3))
+
+
+def test_upgrading_keeps_old_jobs_local_and_old_styles_public(db_url: str) -> None:
+    """Migration 0003 on a database with rows: the history stays the machine's user's, the styles
+    everyone saw stay in the public gallery; then the whole chain goes down and up again."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from impasto.service.db import MIGRATIONS, Database
+
+    db = Database(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+
+    def to(revision: str, up: bool = True) -> None:
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            (command.upgrade if up else command.downgrade)(cfg, revision)
+
+    to("0002")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO jobs (id, created_at, status, mode, content_sha, content_name, style_name,"
+                " options, stage, fraction, attempts, cancel_requested) VALUES ('j1', :t, 'succeeded',"
+                " 'fast', 'abc', 'photo', 'udnie', '{}', 'done', 1.0, 1, false)"
+            ),
+            {"t": "2026-01-01T00:00:00+00:00"},
+        )
+        conn.execute(
+            text("INSERT INTO saved_styles (name, title, sha, created_at) VALUES ('old', 'Old', 'def', :t)"),
+            {"t": "2026-01-01T00:00:00+00:00"},
+        )
+    to("head")
+    with db.engine.begin() as conn:
+        assert conn.execute(text("SELECT owner FROM jobs")).scalar_one() == "local"
+        assert conn.execute(text("SELECT owner FROM saved_styles")).scalar_one() == "public"
+    to("0002", up=False)
+    to("head")
+    db.dispose()

@@ -7,6 +7,11 @@ data folder: ``IMPASTO_DATA_DIR`` or ``--data-dir``, else ``./data``) sees the s
 :func:`attach` plugs this store into :mod:`impasto.gallery` for the CLI and Python callers. A job
 refers to its style picture by hash, so renaming or deleting a style never breaks a queued job: the
 picture is deleted only when no job (and no upload in progress) still uses it.
+
+Saved styles have an owner: ``public`` ones (saved by an admin, the CLI, or before owners existed)
+are the gallery every visitor sees, and only an admin changes them; any other owner's are theirs
+alone. ``viewer`` arguments are an owner string, or ``None`` for someone who sees and may change
+everything (an admin key, the CLI).
 """
 
 from __future__ import annotations
@@ -18,16 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import gallery as package_gallery
-from ..errors import Conflict, NotFound, OptionsError
+from ..errors import Conflict, Forbidden, NotFound, OptionsError
 from ..imageio import encode_image
 from .blobdb import make_store
 from .config import Settings
 from .db import Database
-from .models import Job, SavedStyle
+from .models import PUBLIC_STYLES, Job, SavedStyle
 from .refs import blob_in_use
 from .store import BlobPins, BlobStore
 
@@ -41,6 +46,7 @@ class GalleryEntry:
     builtin: bool
     sha: str | None = None  # saved styles: the picture's blob
     artist: str | None = None
+    owner: str | None = None  # saved styles: "public" or the one owner who sees it
 
 
 class StyleExists(Conflict):
@@ -67,24 +73,35 @@ def builtin_image(name: str) -> Image.Image | None:
 
 
 def _entry(row: SavedStyle) -> GalleryEntry:
-    return GalleryEntry(row.name, row.title, False, row.sha)
+    return GalleryEntry(row.name, row.title, False, row.sha, owner=row.owner)
 
 
-def entries(db: Database) -> list[GalleryEntry]:
-    """Every style a job can use: the package's, then the saved ones, oldest first."""
+def _visible(owner: str | None, viewer: str | None) -> bool:
+    return viewer is None or owner in (PUBLIC_STYLES, viewer)
+
+
+def entries(db: Database, viewer: str | None = None) -> list[GalleryEntry]:
+    """Every style ``viewer`` can use: the package's, then the saved ones they may see, oldest first."""
     with db.session() as s:
         saved = s.scalars(select(SavedStyle).order_by(SavedStyle.created_at)).all()
         users = [_entry(r) for r in saved]
-    return builtin_styles() + users
+    return builtin_styles() + [e for e in users if _visible(e.owner, viewer)]
 
 
-def find(db: Database, name: str) -> GalleryEntry | None:
+def find(db: Database, name: str, viewer: str | None = None) -> GalleryEntry | None:
+    """The style named ``name`` if ``viewer`` may see it (another owner's answers ``None``)."""
     for entry in builtin_styles():
         if entry.name == name:
             return entry
     with db.session() as s:
         row = s.get(SavedStyle, name)
-        return _entry(row) if row else None
+        return _entry(row) if row is not None and _visible(row.owner, viewer) else None
+
+
+def count_owned(db: Database, owner: str) -> int:
+    """How many styles ``owner`` has saved (the per-owner quota)."""
+    with db.session() as s:
+        return int(s.scalar(select(func.count()).where(SavedStyle.owner == owner)) or 0)
 
 
 def slug(title: str) -> str:
@@ -106,9 +123,11 @@ def _check_name(name: str) -> str:
     return name
 
 
-def save(db: Database, title: str, sha: str, name: str | None = None) -> GalleryEntry:
-    """Save an already stored, validated picture under ``title``; the name is the title's slug
-    unless given."""
+def save(
+    db: Database, title: str, sha: str, name: str | None = None, owner: str = PUBLIC_STYLES
+) -> GalleryEntry:
+    """Save an already stored, validated picture under ``title`` for ``owner`` (default: the
+    public gallery); the name is the title's slug unless given, unique across owners."""
     title = title.strip()
     name = name if name is not None else slug(title)
     if not title or len(title) > 100 or not NAME.match(name):
@@ -117,26 +136,33 @@ def save(db: Database, title: str, sha: str, name: str | None = None) -> Gallery
         raise StyleExists(f"a style named {name!r} is already in the gallery")
     try:
         with db.session() as s:
-            s.add(SavedStyle(name=name, title=title, sha=sha))
+            s.add(SavedStyle(name=name, title=title, sha=sha, owner=owner))
     except IntegrityError:  # saved by another request meanwhile
         raise StyleExists(f"a style named {name!r} is already in the gallery") from None
-    return GalleryEntry(name, title, False, sha)
+    return GalleryEntry(name, title, False, sha, owner=owner)
 
 
-def _saved(db: Database, name: str, doing: str) -> GalleryEntry:
-    entry = find(db, name)
+def _saved(db: Database, name: str, doing: str, viewer: str | None = None) -> GalleryEntry:
+    """The saved style ``viewer`` may change: their own (another owner's is not found), or any for
+    an admin (``None``); the public gallery is the admin's (403)."""
+    entry = find(db, name, viewer)
     if entry is None:
         raise StyleNotFound(f"no style named {name[:100]!r} in the gallery")
     if entry.builtin:
         raise BuiltinStyle(f"{name!r} is a built-in style: it cannot be {doing}")
+    if viewer is not None and entry.owner != viewer:
+        raise Forbidden(f"{name!r} is in the public gallery: only an administrator can change it")
     return entry
 
 
-def rename(db: Database, name: str, new_name: str | None = None, title: str | None = None) -> GalleryEntry:
-    """A saved style under a new name and/or title; jobs that used it follow it in the history."""
+def rename(
+    db: Database, name: str, new_name: str | None = None, title: str | None = None, viewer: str | None = None
+) -> GalleryEntry:
+    """A saved style (one ``viewer`` may change) under a new name and/or title; jobs that used it
+    follow it in the history."""
     if new_name is None and title is None:
         raise OptionsError("give a new name or a new title")
-    entry = _saved(db, name, "renamed")
+    entry = _saved(db, name, "renamed", viewer)
     target = _check_name(new_name) if new_name is not None else name
     new_title = _check_title(title) if title is not None else entry.title
     if target != name and find(db, target) is not None:
@@ -149,20 +175,26 @@ def rename(db: Database, name: str, new_name: str | None = None, title: str | No
             if target != name:
                 s.delete(row)
                 s.flush()
-                s.add(SavedStyle(name=target, title=new_title, sha=row.sha, created_at=row.created_at))
+                s.add(
+                    SavedStyle(
+                        name=target, title=new_title, sha=row.sha, created_at=row.created_at, owner=row.owner
+                    )
+                )
                 renamed = update(Job).where(Job.style_name == name, Job.style_sha == row.sha)
                 s.execute(renamed.values(style_name=target))
             else:
                 row.title = new_title
     except IntegrityError:  # another request took the name meanwhile
         raise StyleExists(f"a style named {target!r} is already in the gallery") from None
-    return GalleryEntry(target, new_title, False, entry.sha)
+    return GalleryEntry(target, new_title, False, entry.sha, owner=entry.owner)
 
 
-def delete(db: Database, store: BlobStore, name: str, pins: BlobPins | None = None) -> None:
-    """Remove a saved style; its picture goes too unless a job (queued ones included) or an upload
-    in progress still uses it."""
-    entry = _saved(db, name, "deleted")
+def delete(
+    db: Database, store: BlobStore, name: str, pins: BlobPins | None = None, viewer: str | None = None
+) -> None:
+    """Remove a saved style (one ``viewer`` may change); its picture goes too unless a job (queued
+    ones included) or an upload in progress still uses it."""
+    entry = _saved(db, name, "deleted", viewer)
     with db.session() as s:
         row = s.get(SavedStyle, name)
         if row is None:
@@ -172,9 +204,10 @@ def delete(db: Database, store: BlobStore, name: str, pins: BlobPins | None = No
         (pins or BlobPins()).delete_unused(store, [entry.sha], lambda sha: blob_in_use(db, sha))
 
 
-def image_bytes(db: Database, store: BlobStore, name: str) -> bytes | None:
-    """The style's picture as stored bytes (saved) or PNG (built-in); ``None`` if unknown."""
-    entry = find(db, name)
+def image_bytes(db: Database, store: BlobStore, name: str, viewer: str | None = None) -> bytes | None:
+    """The style's picture as stored bytes (saved) or PNG (built-in); ``None`` if unknown (or
+    not ``viewer``'s to see)."""
+    entry = find(db, name, viewer)
     if entry is None:
         return None
     if entry.sha:

@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import InvalidInput, OptionsError, RateLimited, Unavailable
+from ..errors import ErrorKind, ImpastoError, InvalidInput, OptionsError, RateLimited, Unavailable
 from ..imageio import check_paintable, check_style_shape, image_size
 from . import gallery, jobs
 from .jobs import JobNotFound, JobOptions, StyleRef, create_job, resolve_style, store_image
 from .models import Job, JobKind
-from .owners import LOCAL, Owner, owned_job
+from .owners import LOCAL, Owner, owned_job, owner_filter, style_owner
 from .runtime import Runtime
 
 OPTION_FIELDS = tuple(JobOptions.model_fields)
@@ -67,7 +67,9 @@ def submit(
         raise InvalidInput("save_style_as needs an uploaded style picture")
     if len(sub.contents) > settings.max_files:
         raise InvalidInput(f"at most {settings.max_files} photos at once")
-    style = resolve_style(rt.db, sub.style_name) if sub.style_name else None
+    style = resolve_style(rt.db, sub.style_name, owner_filter(owner)) if sub.style_name else None
+    if sub.save_style_as:
+        _room_for_a_style(rt, owner)
     _room_in_queue(rt, sub.options.mode, max(1, len(sub.contents)))
     _take(rt, client, max(1, len(sub.contents)))
     contents = sub.contents
@@ -89,7 +91,7 @@ def submit(
             sha, _ = store_image(rt.store, sub.style, max_pixels=limit, label=label, pin=pin, budget=budget)
             name = "upload"
             if sub.save_style_as:
-                name = gallery.save(rt.db, sub.save_style_as, sha).name
+                name = gallery.save(rt.db, sub.save_style_as, sha, owner=style_owner(owner)).name
             style = StyleRef(name, sha)
         elif style.sha is not None:
             pin(style.sha)
@@ -109,9 +111,7 @@ def submit(
     return jobs
 
 
-def again(
-    rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str, owner: Owner = LOCAL
-) -> Job:
+def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str, owner: Owner = LOCAL) -> Job:
     """ "Same again with …": the job's photo and style with some options changed (a job ``owner``
     may see; the new job is ``owner``'s)."""
     source = owned_job(rt.db, job_id, owner)
@@ -124,7 +124,7 @@ def again(
         check_paintable(image_size(photo, source.content_name), options.size, source.content_name)
     _room_in_queue(rt, options.mode, 1)
     _take(rt, client)
-    if source.style_sha is None and gallery.find(rt.db, source.style_name) is None:
+    if source.style_sha is None and gallery.find(rt.db, source.style_name, owner_filter(owner)) is None:
         raise OptionsError(f"the style {source.style_name!r} is no longer in the gallery")
     style = StyleRef(source.style_name, source.style_sha)
     with rt.pins.hold() as pin:
@@ -159,13 +159,28 @@ def queue(rt: Runtime, jobs: list[Job]) -> None:
         raise
 
 
-def add_to_gallery(rt: Runtime, title: str, data: bytes) -> gallery.GalleryEntry:
-    """Store a picture and save it to the gallery under ``title``."""
+class StyleQuota(ImpastoError):
+    """An owner already keeps as many saved styles as one may (HTTP 429)."""
+
+    kind = ErrorKind.RATE_LIMITED
+
+
+def _room_for_a_style(rt: Runtime, owner: Owner) -> None:
+    """Refuse a new saved style from an owner at the quota (admins: no limit)."""
+    limit = rt.settings.max_styles_per_owner
+    if not owner.admin and gallery.count_owned(rt.db, style_owner(owner)) >= limit:
+        raise StyleQuota(f"you have saved {limit} styles, the most one may keep: delete one to save another")
+
+
+def add_to_gallery(rt: Runtime, title: str, data: bytes, *, owner: Owner) -> gallery.GalleryEntry:
+    """Store a picture and save it under ``title``: in the public gallery for an admin, else
+    among ``owner``'s own styles (within their quota)."""
+    _room_for_a_style(rt, owner)
     check_style_shape(image_size(data, "style picture"), "style picture")
     with rt.pins.hold() as pin:
         label, limit = "style picture", rt.settings.max_pixels
         sha, _ = store_image(rt.store, data, max_pixels=limit, label=label, pin=pin, budget=rt.pixels)
-        return gallery.save(rt.db, title, sha)
+        return gallery.save(rt.db, title, sha, owner=style_owner(owner))
 
 
 def _take(rt: Runtime, client: str, cost: int = 1) -> None:

@@ -208,8 +208,9 @@ def store_image(
     return store.put(data), image
 
 
-def resolve_style(db: Database, name: str) -> StyleRef:
-    entry = gallery.find(db, name)
+def resolve_style(db: Database, name: str, viewer: str | None = None) -> StyleRef:
+    """The gallery style ``name`` as ``viewer`` sees it (``None``: everyone's)."""
+    entry = gallery.find(db, name, viewer)
     if entry is None:
         raise ImpastoError(f"no style named {name!r} in the gallery")
     return StyleRef(entry.name, entry.sha)

@@ -53,6 +53,8 @@ FINISHED = tuple(s.value for s in Status if s.finished)
 
 #: The owner of rows made before there were owners, by the local CLI and by keyless local scripts.
 LOCAL_OWNER = "local"
+#: The owner of the saved styles every visitor sees (the public gallery): only admins change it.
+PUBLIC_STYLES = "public"
 
 
 class JobKind(enum.StrEnum):
@@ -130,7 +132,7 @@ class SavedStyle(Base):
     title: Mapped[str] = mapped_column(String(100))
     sha: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    owner: Mapped[str] = mapped_column(String(64), default=LOCAL_OWNER, index=True)
+    owner: Mapped[str] = mapped_column(String(64), default=PUBLIC_STYLES, index=True)  # or one owner's
 
 
 class ApiKey(Base):

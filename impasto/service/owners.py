@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, NotFound, OptionsError
 from .db import Database
 from .jobs import JobNotFound
-from .models import LOCAL_OWNER, ApiKey, Job, SavedStyle, Share, utcnow
+from .models import LOCAL_OWNER, PUBLIC_STYLES, ApiKey, Job, Share, utcnow
 
 KEY_PREFIX = "imp_"
 SECRET_FILE = "secret.key"
@@ -162,9 +162,9 @@ def owner_filter(owner: Owner) -> str | None:
     return None if owner.admin else owner.id
 
 
-def count_styles(db: Database, owner: str) -> int:
-    with db.session() as s:
-        return int(s.scalar(select(func.count()).where(SavedStyle.owner == owner)) or 0)
+def style_owner(owner: Owner) -> str:
+    """Whose a style ``owner`` saves is: an admin's go to the public gallery, anyone else's are theirs."""
+    return PUBLIC_STYLES if owner.admin else owner.id
 
 
 # --- share links ------------------------------------------------------------------------------

@@ -76,18 +76,19 @@ def error_page(
     return render(request, "error.html", status, headers, message=message, status=status)
 
 
-def _styles(rt: Runtime) -> list[gallery.GalleryEntry]:
-    return gallery.entries(rt.db)
+def _styles(rt: Runtime, me: Owner | None = None) -> list[gallery.GalleryEntry]:
+    """The styles ``me`` may use: built-in, the public gallery, their own (``None``: all)."""
+    return gallery.entries(rt.db, owner_filter(me) if me is not None else None)
 
 
-def _titles(rt: Runtime) -> dict[str, str]:
+def _titles(rt: Runtime, me: Owner | None = None) -> dict[str, str]:
     """Style slug → title, for pages (slugs stay in URLs)."""
-    return {e.name: e.title for e in _styles(rt)}
+    return {e.name: e.title for e in _styles(rt, me)}
 
 
 @router.get("/", response_class=HTMLResponse)
-def create_page(request: Request, rt: RT, style: str | None = None) -> Response:
-    return render(request, "create.html", styles=_styles(rt), form=DEFAULTS, sizes=SIZES, chosen=style)
+def create_page(request: Request, rt: RT, me: Me, style: str | None = None) -> Response:
+    return render(request, "create.html", styles=_styles(rt, me), form=DEFAULTS, sizes=SIZES, chosen=style)
 
 
 @router.post("/", response_class=HTMLResponse)
@@ -103,7 +104,7 @@ async def create_submit(request: Request, rt: RT, me: Me) -> Response:
         sub = await from_form(FormData([*cleaned.items(), *files]), rt.settings.max_image_bytes)
         jobs = await run_in_threadpool(lambda: intake.submit(rt, sub, client_id(request), owner=me))
     except ImpastoError as exc:
-        styles = await run_in_threadpool(_styles, rt)
+        styles = await run_in_threadpool(_styles, rt, me)
         return render(
             request,
             "create.html",
@@ -153,7 +154,7 @@ def _form_fields(fields: dict[str, str], balance: str) -> dict[str, str]:
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(job_id: str, request: Request, rt: RT, me: Me) -> Response:
     job = owned_job(rt.db, job_id, me)
-    return render(request, "job.html", job=job, titles=_titles(rt))
+    return render(request, "job.html", job=job, titles=_titles(rt, me))
 
 
 @router.get("/jobs/{job_id}/result", response_class=HTMLResponse)
@@ -173,7 +174,7 @@ def result_page(job_id: str, request: Request, rt: RT, me: Me) -> Response:
         options=options,
         sizes=SIZES,
         balance=balance,
-        titles=_titles(rt),
+        titles=_titles(rt, me),
         shares=list_shares(rt.db, job.id, me),
     )
 
@@ -222,10 +223,14 @@ async def again_submit(job_id: str, request: Request, rt: RT, me: Me) -> Respons
 
 
 def _styles_page(rt: Runtime, request: Request, code: int = 200, **ctx: Any) -> Response:
-    styles = _styles(rt)
-    saved = [s for s in styles if not s.builtin]
+    """The styles ``me`` may change (their own; an admin: all saved ones), the public gallery's
+    others (read-only), and the built-in ones."""
+    me = owner_of(request)
+    styles = _styles(rt, me)
+    saved = [s for s in styles if not s.builtin and (me.admin or s.owner == me.id)]
+    public = [s for s in styles if not s.builtin and not me.admin and s.owner != me.id]
     builtin = [s for s in styles if s.builtin]
-    return render(request, "styles.html", code, saved=saved, builtin=builtin, **ctx)
+    return render(request, "styles.html", code, saved=saved, public=public, builtin=builtin, **ctx)
 
 
 @router.get("/styles", response_class=HTMLResponse)
@@ -239,9 +244,10 @@ def styles_page(request: Request, rt: RT, renamed: str | None = None, deleted: s
 
 
 @router.post("/styles/{name}/rename", response_class=HTMLResponse)
-async def rename_style_submit(name: str, request: Request, rt: RT) -> Response:
+async def rename_style_submit(name: str, request: Request, rt: RT, me: Me) -> Response:
     """The no-script fallback of the styles page's rename (the page uses PATCH /api/v1/styles/…)."""
     form = await request.form(max_files=0, max_fields=5)
+    require_csrf(request, form)
     title, new_name = form.get("title"), form.get("name")
     try:
         entry = await run_in_threadpool(
@@ -250,6 +256,7 @@ async def rename_style_submit(name: str, request: Request, rt: RT) -> Response:
             name,
             new_name if isinstance(new_name, str) and new_name and new_name != name else None,
             title if isinstance(title, str) else None,
+            owner_filter(me),
         )
     except ImpastoError as exc:
         page = await run_in_threadpool(_styles_page, rt, request, status_for(exc), error=str(exc))
@@ -258,10 +265,11 @@ async def rename_style_submit(name: str, request: Request, rt: RT) -> Response:
 
 
 @router.post("/styles/{name}/delete", response_class=HTMLResponse)
-async def delete_style_submit(name: str, request: Request, rt: RT) -> Response:
+async def delete_style_submit(name: str, request: Request, rt: RT, me: Me) -> Response:
     """The no-script fallback of the styles page's delete (the page asks first, then sends DELETE)."""
+    require_csrf(request, await request.form(max_files=0, max_fields=5))
     try:
-        await run_in_threadpool(gallery.delete, rt.db, rt.store, name, rt.pins)
+        await run_in_threadpool(gallery.delete, rt.db, rt.store, name, rt.pins, owner_filter(me))
     except ImpastoError as exc:
         return await run_in_threadpool(_styles_page, rt, request, status_for(exc), error=str(exc))
     return RedirectResponse(f"/styles?deleted={name}", status_code=303)
@@ -300,5 +308,5 @@ def history_page(
         filters={"style": style or "", "rating": rating or "", "status": status or ""},
         created=created,
         deleted=deleted,
-        titles=_titles(rt),
+        titles=_titles(rt, me),
     )

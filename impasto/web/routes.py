@@ -19,7 +19,7 @@ from .. import __version__
 from ..errors import InvalidInput
 from ..service import gallery, intake, owners
 from ..service.jobs import ahead_of, delete_job, events_after, find_jobs, get_job, preview_sha, rate_job
-from ..service.models import FINISHED, Job, JobEvent, Status
+from ..service.models import FINISHED, PUBLIC_STYLES, Job, JobEvent, Status
 from ..service.owners import Owner, owned_job, owner_filter
 from ..service.runtime import Runtime
 from ..service.store import BlobNotFound
@@ -54,7 +54,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         408: "the request body did not arrive in time",
         413: "body or image too large",
         422: "bad input",
-        429: "too many jobs",
+        429: "too many jobs, or saved styles over the owner's quota",
     }.items()
 }
 #: Declares the API-key scheme in OpenAPI; :mod:`.identity` does the checking for every request.
@@ -321,15 +321,17 @@ def style_out(entry: gallery.GalleryEntry) -> StyleOut:
         name=entry.name,
         title=entry.title,
         builtin=entry.builtin,
+        public=entry.builtin or entry.owner == PUBLIC_STYLES,
         image_url=url,
         thumbnail_url=f"{url}?thumb=160",
     )
 
 
 @router.get("/styles", response_model=list[StyleOut], tags=["gallery"])
-def read_gallery(rt: RT) -> list[StyleOut]:
-    """The gallery: built-in styles, then the ones users saved."""
-    return [style_out(e) for e in gallery.entries(rt.db)]
+def read_gallery(rt: RT, me: Me) -> list[StyleOut]:
+    """The styles you can use: built-in, the public gallery (an admin's), then your own saved ones
+    (an admin key: everyone's)."""
+    return [style_out(e) for e in gallery.entries(rt.db, owner_filter(me))]
 
 
 @router.post(
@@ -356,8 +358,9 @@ def read_gallery(rt: RT) -> list[StyleOut]:
         }
     },
 )
-async def add_gallery_style(request: Request, rt: RT) -> StyleOut:
-    """Add a picture to the gallery under a name (JSON with Base64, or multipart)."""
+async def add_gallery_style(request: Request, rt: RT, me: Me) -> StyleOut:
+    """Save a picture under a name (JSON with Base64, or multipart): among your own styles, or in
+    the public gallery with an admin key. Each owner keeps at most IMPASTO_MAX_STYLES_PER_OWNER (429)."""
     limit = rt.settings.max_image_bytes
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
@@ -371,19 +374,21 @@ async def add_gallery_style(request: Request, rt: RT) -> StyleOut:
         name, data = body["name"], decode_b64(body["image"], "image", limit)
     else:
         raise InvalidInput("send application/json or multipart/form-data")
-    return style_out(await run_in_threadpool(intake.add_to_gallery, rt, name, data))
+    return style_out(await run_in_threadpool(lambda: intake.add_to_gallery(rt, name, data, owner=me)))
 
 
 @router.patch("/styles/{name}", response_model=StyleOut, tags=["gallery"])
-def rename_style(name: Annotated[str, Path(max_length=100)], body: StyleUpdate, rt: RT) -> StyleOut:
-    """Rename a saved style (new `name` and/or `title`); built-in styles cannot be renamed (409)."""
-    return style_out(gallery.rename(rt.db, name, body.name, body.title))
+def rename_style(name: Annotated[str, Path(max_length=100)], body: StyleUpdate, rt: RT, me: Me) -> StyleOut:
+    """Rename one of your saved styles (new `name` and/or `title`); built-in styles cannot be
+    renamed (409), public ones only with an admin key (403), another owner's are not found (404)."""
+    return style_out(gallery.rename(rt.db, name, body.name, body.title, owner_filter(me)))
 
 
 @router.delete("/styles/{name}", status_code=204, tags=["gallery"])
-def delete_style(name: Annotated[str, Path(max_length=100)], rt: RT) -> Response:
-    """Delete a saved style; jobs that use it keep its picture. Built-in styles cannot be deleted (409)."""
-    gallery.delete(rt.db, rt.store, name, rt.pins)
+def delete_style(name: Annotated[str, Path(max_length=100)], rt: RT, me: Me) -> Response:
+    """Delete one of your saved styles; jobs that use it keep its picture. Built-in styles cannot
+    be deleted (409), public ones only with an admin key (403), another owner's are not found (404)."""
+    gallery.delete(rt.db, rt.store, name, rt.pins, owner_filter(me))
     return Response(status_code=204)
 
 
@@ -392,9 +397,10 @@ def style_picture(
     name: Annotated[str, Path(max_length=100)],
     request: Request,
     rt: RT,
+    me: Me,
     thumb: Annotated[int | None, Query(ge=32, le=1024)] = None,
 ) -> Response:
-    data = gallery.image_bytes(rt.db, rt.store, name)
+    data = gallery.image_bytes(rt.db, rt.store, name, owner_filter(me))
     if data is None:
         raise BlobNotFound("style")
     return image_response(data, etag=f"style-{name}", thumb=thumb, request=request)

@@ -51,6 +51,7 @@ class StyleOut(BaseModel):
     name: str
     title: str
     builtin: bool
+    public: bool = Field(description="in the gallery every visitor sees (built-in, or an admin's)")
     image_url: str
     thumbnail_url: str
 

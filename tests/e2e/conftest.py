@@ -76,13 +76,22 @@ def running_server(data: Path, stylize: Any) -> Iterator[str]:
         thread.join(20)
 
 
-def _add_style(base: str, name: str) -> None:
+def _add_style(base: str, name: str, data: Path) -> None:
+    """A style in the public gallery every visitor sees: an admin key's to add."""
     import base64
 
     import httpx
 
+    from impasto.service import owners
+    from impasto.service.db import Database
+
+    db = Database(Settings(data_dir=data).db_url)
+    _, key = owners.create_key(db, f"e2e {name}", admin=True)
+    db.dispose()
     body = {"name": name, "image": base64.b64encode(png(200, 150, (40, 80, 200))).decode()}
-    httpx.post(f"{base}/api/v1/styles", json=body).raise_for_status()
+    httpx.post(
+        f"{base}/api/v1/styles", json=body, headers={"Authorization": f"Bearer {key}"}
+    ).raise_for_status()
 
 
 @pytest.fixture(scope="session")
@@ -94,9 +103,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if reason:
             missing_service(reason)
     stylize = FakeEngine(steps=20, delay=0.05) if fake else None
-    with running_server(tmp_path_factory.mktemp("e2e-data"), stylize) as base:
+    data = tmp_path_factory.mktemp("e2e-data")
+    with running_server(data, stylize) as base:
         if fake:
-            _add_style(base, "Fake Sky")
+            _add_style(base, "Fake Sky", data)
         yield base
 
 
@@ -115,8 +125,9 @@ class KeepsSoFar(FakeEngine):
 @pytest.fixture(scope="session")
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fake engine that takes a few seconds, to watch progress and press Cancel."""
-    with running_server(tmp_path_factory.mktemp("e2e-slow"), KeepsSoFar(steps=60, delay=0.1)) as base:
-        _add_style(base, "Slow Sky")
+    data = tmp_path_factory.mktemp("e2e-slow")
+    with running_server(data, KeepsSoFar(steps=60, delay=0.1)) as base:
+        _add_style(base, "Slow Sky", data)
         yield base
 
 
@@ -126,7 +137,7 @@ def gated_server(tmp_path: Path) -> Iterator[tuple[str, threading.Event]]:
     engine = FakeEngine(steps=4, delay=0.01)
     engine.gate = threading.Event()
     with running_server(tmp_path / "data", engine) as base:
-        _add_style(base, "Gate Sky")
+        _add_style(base, "Gate Sky", tmp_path / "data")
         try:
             yield base, engine.gate
         finally:

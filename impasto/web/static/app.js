@@ -395,7 +395,7 @@ function initStyles() {
       const body = { title };
       if (newName && newName !== name) body.name = newName;
       const r = await fetch(`/api/v1/styles/${encodeURIComponent(name)}`, {
-        method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+        method: "PATCH", headers: { "Content-Type": "application/json", "x-csrf-token": csrfToken() }, body: JSON.stringify(body),
       }).catch(() => null);
       if (!r || !r.ok) { say(r ? await problem(r) : "The server did not answer."); return; }
       const style = await r.json();
@@ -412,7 +412,7 @@ function initStyles() {
     remove.addEventListener("submit", async (e) => {
       e.preventDefault();
       if (!window.confirm(`Delete the style “${remove.dataset.title}”? Paintings made with it stay.`)) return;
-      const r = await fetch(`/api/v1/styles/${encodeURIComponent(item.dataset.name)}`, { method: "DELETE" })
+      const r = await fetch(`/api/v1/styles/${encodeURIComponent(item.dataset.name)}`, { method: "DELETE", headers: { "x-csrf-token": csrfToken() } })
         .catch(() => null);
       if (!r || (!r.ok && r.status !== 404)) { say(r ? await problem(r) : "The server did not answer."); return; }
       say("");

@@ -1,7 +1,8 @@
 """Owners: every job and saved style belongs to someone; API keys; share links.
 
-Rows made before owners existed belong to ``local`` (the machine's own user: the CLI, and keyless
-scripts on 127.0.0.1), so an upgraded installation keeps its history where it was.
+Jobs made before owners existed belong to ``local`` (the machine's own user: the CLI, and keyless
+scripts on 127.0.0.1), so an upgraded installation keeps its history where it was; styles saved
+before were in the one gallery every visitor saw, so they stay there (``public``, the admin's).
 
 Revision ID: 0004
 Revises: 0003
@@ -20,9 +21,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    for table in ("jobs", "saved_styles"):
+    for table, default in (("jobs", "local"), ("saved_styles", "public")):
         with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("owner", sa.String(64), nullable=False, server_default="local"))
+            batch.add_column(sa.Column("owner", sa.String(64), nullable=False, server_default=default))
             batch.create_index(f"ix_{table}_owner", ["owner"])
     op.create_table(
         "api_keys",
