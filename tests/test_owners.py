@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import os
 import stat
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +140,9 @@ def test_keys_mode_refuses_keyless_api_calls(tmp_path: Path, db_url: str, engine
         assert "API key" in r.json()["detail"]
         assert script.get("/api/v1/jobs").status_code == 401
         assert script.get("/api/v1/health").status_code == 200  # for load balancers
-        assert script.get("/api/v1/openapi.json").status_code == 200
+        spec = script.get("/api/v1/openapi.json").json()
+        assert spec["paths"]["/api/v1/jobs"]["post"]["security"] == [{"APIKey": []}]  # a key required
+        assert spec["paths"]["/api/v1/health"]["get"]["security"] == [{}]
         job = make_job(script, key(c, "ci"))
         assert script.get(f"/api/v1/jobs/{job}", headers=key(c, "other")).status_code == 404
         browser = as_browser(other(c))  # the pages still work: the browser's identity cookie
@@ -239,7 +242,7 @@ def test_openapi_declares_the_bearer_scheme(app_client: TestClient) -> None:
     spec = app_client.get("/api/v1/openapi.json").json()
     (scheme,) = spec["components"]["securitySchemes"].values()
     assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
-    assert spec["paths"]["/api/v1/jobs"]["post"]["security"]
+    assert spec["paths"]["/api/v1/jobs"]["post"]["security"] == [{"APIKey": []}, {}]  # key optional
 
 
 def test_the_secret_is_made_once_private_or_configured(tmp_path: Path) -> None:
@@ -341,3 +344,26 @@ def test_upgrading_keeps_old_jobs_local_and_old_styles_public(db_url: str) -> No
     to("0002", up=False)
     to("head")
     db.dispose()
+
+
+def test_one_owner_cannot_fill_the_queue(tmp_path: Path, db_url: str) -> None:
+    held = FakeEngine()
+    held.gate = threading.Event()  # nothing leaves the queue meanwhile
+    photos = [("content", (f"p{i}.png", png(), "image/png")) for i in range(3)]
+    try:
+        with client_for(tmp_path, db_url, held, fast_workers=1, max_queued_per_owner=2) as c:
+            alice, bob = as_browser(c), as_browser(other(c))
+            r = alice.post("/api/v1/jobs", files=photos, data={"style_name": "udnie"})
+            assert r.status_code == 429 and "wait for some to finish" in r.json()["detail"]
+            assert int(r.headers["retry-after"]) > 0 and alice.get("/api/v1/jobs").json()["total"] == 0
+            assert (
+                alice.post("/api/v1/jobs", files=photos[:2], data={"style_name": "udnie"}).status_code == 201
+            )
+            r = bob.post("/api/v1/jobs", files=photos[:2], data={"style_name": "udnie"})
+            assert r.status_code == 201  # per owner: the others still get in
+            admin = key(c, "boss", admin=True)
+            r = other(c).post("/api/v1/jobs", files=photos, data={"style_name": "udnie"}, headers=admin)
+            assert r.status_code == 201
+            held.gate.set()
+    finally:
+        held.gate.set()

@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
     listing = keys_sub.add_parser("list", help="list keys (never their secrets)")
     listing.set_defaults(handler=list_keys)
     revoke = keys_sub.add_parser("revoke", help="revoke a key at once, by name or id")
-    revoke.add_argument("key", metavar="NAME|ID")
+    revoke.add_argument("key", metavar="NAME|ID", help="the key's name or id (see `impasto keys list`)")
     revoke.set_defaults(handler=revoke_key)
 
 

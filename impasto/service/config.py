@@ -105,6 +105,7 @@ class Settings:
     auth: str = "open"
     secret_key: str | None = None  # signs identity cookies; None: data_dir/secret.key, made once
     max_styles_per_owner: int = 50  # saved styles one owner may keep (admins: no limit)
+    max_queued_per_owner: int = 50  # jobs one owner may have waiting (admins: no limit); 429 beyond
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -155,6 +156,7 @@ class Settings:
             auth=(os.environ.get("IMPASTO_AUTH") or cls.auth).strip().lower(),
             secret_key=os.environ.get("IMPASTO_SECRET_KEY") or None,
             max_styles_per_owner=_env_int("IMPASTO_MAX_STYLES_PER_OWNER", cls.max_styles_per_owner),
+            max_queued_per_owner=_env_int("IMPASTO_MAX_QUEUED_PER_OWNER", cls.max_queued_per_owner),
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})
 

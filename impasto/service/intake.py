@@ -70,7 +70,7 @@ def submit(
     style = resolve_style(rt.db, sub.style_name, owner_filter(owner)) if sub.style_name else None
     if sub.save_style_as:
         _room_for_a_style(rt, owner)
-    _room_in_queue(rt, sub.options.mode, max(1, len(sub.contents)))
+    _room_in_queue(rt, sub.options.mode, max(1, len(sub.contents)), owner)
     _take(rt, client, max(1, len(sub.contents)))
     contents = sub.contents
     if sub.content_url:
@@ -122,7 +122,7 @@ def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str, own
     if rt.store.exists(source.content_sha):  # a deleted photo is refused below
         photo = rt.store.get(source.content_sha)
         check_paintable(image_size(photo, source.content_name), options.size, source.content_name)
-    _room_in_queue(rt, options.mode, 1)
+    _room_in_queue(rt, options.mode, 1, owner)
     _take(rt, client)
     if source.style_sha is None and gallery.find(rt.db, source.style_name, owner_filter(owner)) is None:
         raise OptionsError(f"the style {source.style_name!r} is no longer in the gallery")
@@ -189,11 +189,27 @@ def _take(rt: Runtime, client: str, cost: int = 1) -> None:
         raise RateLimited(wait)
 
 
-def _room_in_queue(rt: Runtime, mode: str, count: int) -> None:
-    """Refuse (503, come back later) jobs that would make the queue longer than configured: one
-    client's burst must not queue hours of work for everyone behind it."""
+class OwnerQueueFull(ImpastoError):
+    """One owner already has as many paintings waiting as one may (HTTP 429, Retry-After)."""
+
+    kind = ErrorKind.RATE_LIMITED
+    retry_after = 60.0
+
+
+def _room_in_queue(rt: Runtime, mode: str, count: int, owner: Owner) -> None:
+    """Refuse jobs that would make the queue longer than configured: one owner's (429; admins have
+    no limit), or the whole queue (503, come back later): one client's burst must not queue hours
+    of work for everyone behind it."""
+    settings = rt.settings
+    if not owner.admin:
+        mine = sum(jobs.waiting(rt.db, owner.id).values())
+        if mine + count > settings.max_queued_per_owner:
+            raise OwnerQueueFull(
+                f"you have {mine} paintings waiting, and one may queue {settings.max_queued_per_owner}: "
+                "wait for some to finish"
+            )
     waiting = jobs.waiting(rt.db)
-    total, settings = sum(waiting.values()), rt.settings
+    total = sum(waiting.values())
     if total + count > settings.max_queued:
         raise Unavailable(f"the queue is full ({total} paintings waiting); try again in a minute", 60.0)
     quality = waiting.get("quality", 0)

@@ -511,12 +511,13 @@ def ahead_of(db: Database, job: Job) -> int | None:
         return int(s.scalar(query) or 0)
 
 
-def waiting(db: Database) -> dict[str, int]:
-    """How many jobs are queued, per mode."""
+def waiting(db: Database, owner: str | None = None) -> dict[str, int]:
+    """How many jobs (of ``owner``) are queued, per mode."""
+    query = select(Job.mode, func.count()).where(Job.status == Status.QUEUED.value)
+    if owner is not None:
+        query = query.where(Job.owner == owner)
     with db.session() as s:
-        rows = s.execute(
-            select(Job.mode, func.count()).where(Job.status == Status.QUEUED.value).group_by(Job.mode)
-        )
+        rows = s.execute(query.group_by(Job.mode))
         return {str(mode): int(count) for mode, count in rows}
 
 

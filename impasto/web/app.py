@@ -29,7 +29,7 @@ from ..service.runtime import Runtime
 from ..service.urlfetch import UrlFetcher
 from . import guards, pages, routes, shares, video
 from .errors import headers_for, status_for
-from .identity import Identities, Identity
+from .identity import OPEN_PATHS, Identities, Identity
 from .pages import error_page
 
 log = logging.getLogger("impasto.web")
@@ -141,6 +141,30 @@ def _offline_docs(app: FastAPI) -> None:
     app.mount(assets, StaticFiles(directory=Path(str(swagger_ui_path))), name="docs-assets")
 
 
+def _optional_auth(app: FastAPI, *, keys_only: bool) -> None:
+    """Say in OpenAPI when a key is optional: in the default mode every operation may also be
+    called without one (``{}`` among its security alternatives); with ``IMPASTO_AUTH=keys`` only
+    the open paths (health, the document itself) may."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                if not isinstance(operation, dict) or "security" not in operation:
+                    continue
+                if not keys_only:
+                    operation["security"] = [*operation["security"], {}]
+                elif path.startswith(OPEN_PATHS):
+                    operation["security"] = [{}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -206,6 +230,7 @@ def create_app(
 
     app.include_router(routes.router)
     app.include_router(video.api)
+    _optional_auth(app, keys_only=settings.auth == "keys")
     app.include_router(pages.router)
     app.include_router(video.pages)
     app.include_router(shares.router)

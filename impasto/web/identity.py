@@ -135,6 +135,8 @@ class Identity:
             return
         if owner is None and api and not self.keys_only and not browser and _loopback(scope):
             owner = LOCAL
+        if owner is None and scope["path"].startswith(OPEN_PATHS):
+            owner = browser_owner(new_identity())  # health probes and the schema: no cookie to keep
         if owner is None:
             minted = new_identity()
             owner = browser_owner(minted)

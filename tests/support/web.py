@@ -21,6 +21,7 @@ def client_for(tmp_path: Path, db_url: str, stylize: Any, **settings: Any) -> Te
         "jobs_burst": 1000,
         "max_queued": 10_000,
         "max_queued_quality": 10_000,
+        "max_queued_per_owner": 10_000,
         "preview_interval": 0.0,
         "allowed_hosts": ("127.0.0.1", "localhost", "[::1]", "testserver"),  # TestClient's Host
     }
