@@ -367,3 +367,30 @@ def test_one_owner_cannot_fill_the_queue(tmp_path: Path, db_url: str) -> None:
             held.gate.set()
     finally:
         held.gate.set()
+
+
+def test_only_a_styles_owner_renames_or_deletes_it_and_the_public_ones_are_the_admins(
+    app_client: TestClient,
+) -> None:
+    def style(client: TestClient, name: str, headers: dict[str, str] | None = None) -> None:
+        body = {"name": name, "image": base64.b64encode(png(color=(9, 9, 250))).decode()}
+        assert client.post("/api/v1/styles", json=body, headers=headers).status_code == 201
+
+    alice, bob, admin = as_browser(app_client), as_browser(other(app_client)), key(app_client, "boss", True)
+    style(alice, "Mine")
+    style(other(app_client), "House", admin)
+    for client in (bob,):  # another owner's style: as if it did not exist
+        assert client.patch("/api/v1/styles/mine", json={"title": "Ours"}).status_code == 404
+        assert client.delete("/api/v1/styles/mine").status_code == 404
+        assert client.post("/styles/mine/delete", data={"csrf_token": csrf_token(client)}).status_code == 404
+    for client in (alice, bob):  # the public gallery: visible, but the admin's to change
+        r = client.patch("/api/v1/styles/house", json={"title": "Mine now"})
+        assert r.status_code == 403 and "administrator" in r.json()["detail"]
+        assert client.delete("/api/v1/styles/house").status_code == 403
+    assert "house" in bob.get("/styles").text and 'action="/styles/house/delete"' not in bob.get("/styles").text
+    assert alice.patch("/api/v1/styles/mine", json={"title": "Still mine"}).status_code == 200
+    r = other(app_client).patch("/api/v1/styles/house", json={"title": "House style"}, headers=admin)
+    assert r.status_code == 200 and r.json()["public"] is True
+    assert other(app_client).delete("/api/v1/styles/mine", headers=admin).status_code == 204  # moderates
+    assert alice.get("/api/v1/styles/mine/image").status_code == 404
+    assert other(app_client).delete("/api/v1/styles/house", headers=admin).status_code == 204

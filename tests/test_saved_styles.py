@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support.fakes import FakeEngine
 from support.images import png
-from support.web import client_for, wait_for
+from support.web import as_browser, client_for, wait_for
 
 from impasto import gallery as package_gallery
 from impasto.cli import main
@@ -32,7 +32,7 @@ def _detached() -> Iterator[None]:
 @pytest.fixture
 def client(tmp_path: Path, db_url: str, engine: FakeEngine) -> Iterator[TestClient]:
     with client_for(tmp_path, db_url, engine) as c:
-        yield c
+        yield as_browser(c)  # an identity with its CSRF token, as the pages have
 
 
 def save(client: TestClient, title: str, color: tuple[int, int, int] = (20, 40, 200)) -> dict[str, Any]:
@@ -134,8 +134,9 @@ def test_cli_and_web_share_one_gallery(
     monkeypatch.setattr(package_gallery, "predictor_digest", lambda: "test")
     assert main(["styles", "add", "from-cli", str(picture), "--title", "From the CLI"]) == 0
     with client_for(tmp_path, f"sqlite:///{data / 'impasto.db'}", engine) as client:
-        assert "from-cli" in names(client)  # saved by the CLI, seen by the web
-        save(client, "From The Web")
+        assert "from-cli" in names(client)  # saved by the CLI (the public gallery), seen by the web
+        save(client, "From The Web")  # this browser's own style
+        identity = client.cookies["impasto_id"]
     capsys.readouterr()
     assert main(["styles"]) == 0
     listed = capsys.readouterr().out
@@ -147,6 +148,7 @@ def test_cli_and_web_share_one_gallery(
     assert "built-in" in capsys.readouterr().err
     assert main(["styles", "rename", "nope", "other"]) == 2
     with client_for(tmp_path, f"sqlite:///{data / 'impasto.db'}", engine) as client:
+        client.cookies.set("impasto_id", identity)  # the same browser: the CLI renamed its style
         assert names(client) == ["webby"]
     # `impasto stylize photo webby` (and `impasto video`) finds it in the same gallery
     parse_styles(argparse.Namespace(styles=["webby"], style_weights=None))
