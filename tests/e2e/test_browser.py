@@ -7,6 +7,7 @@ Screenshots of each page at 1440×900 and 390×844 go to ``test-artifacts/``.
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 from pathlib import Path
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw
 from support.clips import make_clip, shapes
+from support.images import png
 
 pytestmark = pytest.mark.slow
 ALL_IMAGES_LOADED = "() => [...document.images].every(i => i.complete && i.naturalWidth > 0)"
@@ -275,7 +277,11 @@ def test_styles_are_renamed_and_deleted_in_place(
     gated_server: tuple[str, threading.Event], page: Any, shot: Any
 ) -> None:
     base, _ = gated_server
-    page.goto(f"{base}/styles")
+    page.goto(f"{base}/styles")  # the visit gives the browser its identity; then it saves a style
+    body = {"name": "Dusk", "image": base64.b64encode(png(60, 40, (200, 90, 40))).decode()}
+    assert page.request.post(f"{base}/api/v1/styles", data=body).status == 201
+    page.reload()
+    assert page.locator(".public-styles li").count() == 1  # the admin's Gate Sky: shown, not editable
     row = page.locator(".saved-style")
     assert row.count() == 1
     page.evaluate("window.notReloaded = true")
@@ -283,7 +289,8 @@ def test_styles_are_renamed_and_deleted_in_place(
     row.locator("input[name=name]").fill("evening-sky")
     row.locator(".style-rename button").click()
     page.wait_for_function("() => document.querySelector('.saved-style').dataset.name === 'evening-sky'")
-    assert httpx.get(f"{base}/api/v1/styles/evening-sky/image").status_code == 200
+    assert page.request.get(f"{base}/api/v1/styles/evening-sky/image").status == 200
+    assert httpx.get(f"{base}/api/v1/styles/evening-sky/image").status_code == 404  # private
     shot(page, "5-styles")
     page.once("dialog", lambda dialog: dialog.dismiss())  # "no": nothing happens
     row.locator(".style-delete button").click()
@@ -292,7 +299,7 @@ def test_styles_are_renamed_and_deleted_in_place(
     page.locator(".style-delete button").click()
     page.wait_for_function("() => document.querySelectorAll('.saved-style').length === 0")
     assert page.locator("#no-saved").is_visible() and page.evaluate("window.notReloaded") is True
-    names = [s["name"] for s in httpx.get(f"{base}/api/v1/styles").json() if not s["builtin"]]
+    names = [s["name"] for s in page.request.get(f"{base}/api/v1/styles").json() if not s["public"]]
     assert names == []
 
 
