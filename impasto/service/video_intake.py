@@ -22,6 +22,7 @@ from ..video.pipeline import output_size
 from . import gallery, intake, video_jobs
 from .jobs import PREVIEW_SIDE, StyleRef, create_job, resolve_style, store_image
 from .models import Job, JobKind
+from .owners import LOCAL, Owner, owner_filter, style_owner
 from .runtime import Runtime
 from .video_jobs import VideoOptions
 
@@ -59,8 +60,9 @@ def poster(rt: Runtime, data: bytes, name: str, size: int | None) -> bytes:
     return encode_image(image, "JPEG", video_jobs.POSTER_QUALITY)
 
 
-def submit_video(rt: Runtime, sub: VideoSubmission, client: str) -> Job:
-    """Validate the clip and the style, store them, create and queue the job; all or nothing."""
+def submit_video(rt: Runtime, sub: VideoSubmission, client: str, owner: Owner = LOCAL) -> Job:
+    """Validate the clip and the style, store them, create and queue the job (``owner``'s); all or
+    nothing."""
     settings = rt.settings
     if not sub.video:
         raise InvalidInput(NO_CLIP)
@@ -72,10 +74,13 @@ def submit_video(rt: Runtime, sub: VideoSubmission, client: str) -> Job:
         raise InvalidInput("choose a style: pick one from the gallery or upload a picture")
     if sub.save_style_as and sub.style is None:
         raise InvalidInput("save_style_as needs an uploaded style picture")
-    style = resolve_style(rt.db, sub.style_name) if sub.style_name else None
+    viewer = owner_filter(owner)
+    style = resolve_style(rt.db, sub.style_name, viewer) if sub.style_name else None
     if sub.options.blend_style:
-        resolve_style(rt.db, sub.options.blend_style)  # refused now, not when it runs
-    intake._room_in_queue(rt, sub.options.mode, 1)
+        resolve_style(rt.db, sub.options.blend_style, viewer)  # refused now, not when it runs
+    if sub.save_style_as:
+        intake._room_for_a_style(rt, owner)
+    intake._room_in_queue(rt, sub.options.mode, 1, owner)
     intake._take(rt, client)
     first = poster(rt, sub.video, sub.video_name, sub.options.size)
     if sub.style is not None:
@@ -88,7 +93,8 @@ def submit_video(rt: Runtime, sub: VideoSubmission, client: str) -> Job:
             assert sub.style is not None
             limit = settings.max_pixels
             sha, _ = store_image(rt.store, sub.style, max_pixels=limit, label="style picture", pin=pin)
-            name = gallery.save(rt.db, sub.save_style_as, sha).name if sub.save_style_as else "upload"
+            saved = sub.save_style_as
+            name = gallery.save(rt.db, saved, sha, owner=style_owner(owner)).name if saved else "upload"
             style = StyleRef(name, sha)
         elif style.sha is not None:
             pin(style.sha)
@@ -100,6 +106,7 @@ def submit_video(rt: Runtime, sub: VideoSubmission, client: str) -> Job:
             options=sub.options,
             kind=JobKind.VIDEO,
             source_sha=source_sha,
+            owner=owner.id,
         )
     intake.queue(rt, [job])
     return job

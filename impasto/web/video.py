@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from ..errors import ImpastoError, InvalidInput, NotFound
 from ..service import gallery, video_intake
-from ..service.jobs import get_job
+from ..service.owners import Owner, owned_job, owner_filter
 from ..service.runtime import Runtime
 from ..service.video_jobs import (
     DEFAULT_STABILITY,
@@ -29,13 +29,15 @@ from ..service.video_jobs import (
 from .deps import client_id, runtime
 from .errors import headers_for, status_for
 from .forms import _display_name, read_upload
+from .identity import owner_of, require_csrf
 from .pages import render
-from .routes import ERRORS
+from .routes import BEARER, ERRORS
 from .schemas import JobOut
 
-api = APIRouter(prefix="/api/v1", responses=ERRORS, tags=["videos"])
+api = APIRouter(prefix="/api/v1", responses=ERRORS, tags=["videos"], dependencies=[Security(BEARER)])
 pages = APIRouter(include_in_schema=False)
 RT = Annotated[Runtime, Depends(runtime)]
+Me = Annotated[Owner, Depends(owner_of)]
 JobId = Annotated[str, Path(min_length=1, max_length=64, description="the job's id")]
 FIELDS = {"video", "style", "style_name", "save_style_as", *VIDEO_OPTION_FIELDS}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -86,7 +88,7 @@ async def video_from_form(form: FormData, rt: Runtime) -> video_intake.VideoSubm
         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _form_schema()}}}
     },
 )
-async def create_video(request: Request, rt: RT) -> JSONResponse:
+async def create_video(request: Request, rt: RT, me: Me) -> JSONResponse:
     """Paint a clip (multipart: `video`, and `style` or `style_name`): a video job, queued. Follow it
     like any job (`events`, `cancel`); when it has succeeded, `links.video` is the painted clip."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -97,7 +99,7 @@ async def create_video(request: Request, rt: RT) -> JSONResponse:
     except (ValueError, KeyError, AssertionError) as exc:
         raise InvalidInput(f"malformed multipart body ({type(exc).__name__})") from None
     sub = await video_from_form(form, rt)
-    job = await run_in_threadpool(video_intake.submit_video, rt, sub, client_id(request))
+    job = await run_in_threadpool(video_intake.submit_video, rt, sub, client_id(request), me)
     out = JobOut.of(job)
     return JSONResponse(out.model_dump(mode="json"), status_code=201, headers={"Location": out.links["self"]})
 
@@ -135,9 +137,12 @@ def clip_response(data: bytes, mime: str, etag: str, request: Request, download:
     return Response(data[start : end + 1], status_code=206, media_type=mime, headers=headers)
 
 
-def job_clip(rt: Runtime, job_id: str, which: Literal["video", "source"]) -> tuple[bytes, str, str]:
-    """``(bytes, sha, mime)`` of a video job's painted or uploaded clip; 404 when it has none."""
-    job = get_job(rt.db, job_id)
+def job_clip(
+    rt: Runtime, job_id: str, which: Literal["video", "source"], owner: Owner
+) -> tuple[bytes, str, str]:
+    """``(bytes, sha, mime)`` of the painted or uploaded clip of a video job ``owner`` may see; 404
+    when it has none (or is another's)."""
+    job = owned_job(rt.db, job_id, owner)
     sha = job.video_sha if which == "video" else job.source_sha
     if sha is None:
         what = "no painted clip (yet)" if which == "video" else "no uploaded clip: not a video job"
@@ -155,17 +160,17 @@ def _suffix(mime: str) -> str:
 
 
 @api.get("/jobs/{job_id}/video", response_class=Response, tags=["videos"])
-def painted_clip(job_id: JobId, request: Request, rt: RT, download: bool = False) -> Response:
+def painted_clip(job_id: JobId, request: Request, rt: RT, me: Me, download: bool = False) -> Response:
     """The painted clip of a video job that succeeded (MP4 H.264, or GIF); byte ranges served."""
-    data, sha, mime = job_clip(rt, job_id, "video")
+    data, sha, mime = job_clip(rt, job_id, "video", me)
     name = f"impasto-{job_id[:8]}.{_suffix(mime)}" if download else None
     return clip_response(data, mime, sha, request, name)
 
 
 @api.get("/jobs/{job_id}/video/source", response_class=Response, tags=["videos"])
-def source_clip(job_id: JobId, request: Request, rt: RT, download: bool = False) -> Response:
+def source_clip(job_id: JobId, request: Request, rt: RT, me: Me, download: bool = False) -> Response:
     """The clip a video job was given, as uploaded."""
-    data, sha, mime = job_clip(rt, job_id, "source")
+    data, sha, mime = job_clip(rt, job_id, "source", me)
     name = f"impasto-{job_id[:8]}-source.{_suffix(mime)}" if download else None
     return clip_response(data, mime, sha, request, name)
 
@@ -210,9 +215,8 @@ def _video_page(
         "pixels": settings.video_max_pixels,
     }
     ctx.setdefault("form", DEFAULTS)
-    return render(
-        request, "video.html", code, headers, styles=gallery.entries(rt.db), sizes=SIZES, limits=limits, **ctx
-    )
+    styles = gallery.entries(rt.db, owner_filter(owner_of(request)))
+    return render(request, "video.html", code, headers, styles=styles, sizes=SIZES, limits=limits, **ctx)
 
 
 @pages.get("/video", response_class=HTMLResponse)
@@ -221,15 +225,16 @@ def video_page(request: Request, rt: RT, style: str | None = None) -> Response:
 
 
 @pages.post("/video", response_class=HTMLResponse)
-async def video_submit(request: Request, rt: RT) -> Response:
+async def video_submit(request: Request, rt: RT, me: Me) -> Response:
     fields: dict[str, str] = {}
     try:
         form = await request.form(max_files=3, max_fields=30)
+        require_csrf(request, form)
         fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         files = [(k, v) for k, v in form.multi_items() if not isinstance(v, str)]
         cleaned = FormData([*_page_fields(fields).items(), *files])
         sub = await video_from_form(cleaned, rt)
-        job = await run_in_threadpool(video_intake.submit_video, rt, sub, client_id(request))
+        job = await run_in_threadpool(video_intake.submit_video, rt, sub, client_id(request), me)
     except ImpastoError as exc:
         error = exc
     else:

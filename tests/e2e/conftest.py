@@ -154,7 +154,7 @@ def clip_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
 
     monkeypatch.setattr(video_pipeline.FramePainter, "__call__", slow_negative)
     with running_server(tmp_path / "data", None) as base:
-        _add_style(base, "Clip Sky")
+        _add_style(base, "Clip Sky", tmp_path / "data")
         yield base
 
 
