@@ -395,3 +395,21 @@ def test_only_a_styles_owner_renames_or_deletes_it_and_the_public_ones_are_the_a
     assert other(app_client).delete("/api/v1/styles/mine", headers=admin).status_code == 204  # moderates
     assert alice.get("/api/v1/styles/mine/image").status_code == 404
     assert other(app_client).delete("/api/v1/styles/house", headers=admin).status_code == 204
+
+
+def test_video_jobs_and_their_clips_are_their_owners(tmp_path: Path) -> None:
+    from support.clips import make_clip, shapes
+
+    clip = make_clip(tmp_path / "walk.mp4", [shapes(i) for i in range(3)]).read_bytes()
+    with client_for(tmp_path, f"sqlite:///{tmp_path / 'v.db'}", None, fast_workers=0, quality_workers=0) as c:
+        alice, bob = as_browser(c), as_browser(other(c))
+        files = {"video": ("walk.mp4", clip, "video/mp4")}
+        r = alice.post("/api/v1/videos", files=files, data={"style_name": "starry-night"})
+        assert r.status_code == 201, r.text
+        job = r.json()["id"]
+        assert alice.get(f"/api/v1/jobs/{job}/video/source").status_code == 200
+        for url in (f"/api/v1/jobs/{job}", f"/api/v1/jobs/{job}/video/source", f"/api/v1/jobs/{job}/video"):
+            assert bob.get(url).status_code == 404, url
+        fields = {"style_source": "gallery", "style_name": "starry-night"}
+        refused = other(c).post("/video", data=fields, files=files)  # no identity, no token
+        assert refused.status_code == 403

@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support.clips import make_clip, shapes
 from support.images import png
-from support.web import client_for, wait_for
+from support.web import as_browser, client_for, wait_for
 
 from impasto.service import lifecycle
 from impasto.service.config import Settings
@@ -76,7 +76,7 @@ def app(tmp_path: Path, **settings: Any) -> TestClient:
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     with app(tmp_path) as c:
-        yield c
+        yield as_browser(c)  # an identity with its CSRF token, as the pages have
 
 
 def upload(client: TestClient, data: bytes, name: str = "walk.mp4", **fields: str) -> Any:
@@ -285,6 +285,7 @@ def test_a_worker_stopped_mid_clip_is_resumed_without_painting_a_frame_twice(
     with app(tmp_path) as client:
         job = upload(client, clip).json()
         assert painter.holding.wait(60)
+        identity = client.cookies["impasto_id"]  # the job's owner
     folder = tmp_path / "data" / "video-work" / job["id"]
     assert sorted(p.name for p in (folder / "frames").glob("frame-*.jpg")) == [
         "frame-000000.jpg",
@@ -294,6 +295,7 @@ def test_a_worker_stopped_mid_clip_is_resumed_without_painting_a_frame_twice(
     assert not list(folder.glob("painted*")) and not list(folder.glob(".painted*"))  # no half clip
     painter.calls, painter.hold_at = 0, None
     with app(tmp_path) as client:
+        client.cookies.set("impasto_id", identity)
         interrupted = client.get(f"/api/v1/jobs/{job['id']}").json()
         done = wait_for(client, job["id"])
         assert done["status"] == "succeeded", (interrupted, done)
