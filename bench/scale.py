@@ -108,6 +108,7 @@ class Phase:
             "IMPASTO_JOBS_PER_MINUTE": "1000000",
             "IMPASTO_JOBS_BURST": "1000000",
             "IMPASTO_MAX_QUEUED": "1000000",
+            "IMPASTO_MAX_QUEUED_PER_OWNER": "1000000",  # the load's clients are one owner (local)
             "IMPASTO_LOG_FORMAT": "json",
         }
         if broker:

@@ -89,6 +89,7 @@ class Cluster:
             "IMPASTO_JOBS_BURST": "100000",
             "IMPASTO_MAX_QUEUED": "100000",
             "IMPASTO_MAX_QUEUED_QUALITY": "100000",
+            "IMPASTO_MAX_QUEUED_PER_OWNER": "100000",  # the clients are one owner: local scripts
             "IMPASTO_VISIBILITY_TIMEOUT": "6",
             "IMPASTO_LEASE_SECONDS": "4",
             "IMPASTO_MAX_ATTEMPTS": "3",
