@@ -92,6 +92,7 @@ def serve(port: int, data_dir: str, engine: str, database_url: str | None) -> No
         jobs_per_minute=1e9,
         jobs_burst=10**9,
         max_queued=10**9,
+        max_queued_per_owner=10**9,  # the load's clients are one owner (local scripts)
     )
     app = create_app(settings, stylize=noop_engine if engine == "noop" else None)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

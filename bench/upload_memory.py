@@ -51,7 +51,8 @@ def _child(uploads: int, side: int, budget: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             data_dir=Path(tmp), decode_budget=budget, decode_wait=120.0, jobs_burst=1000,
-            jobs_per_minute=6000.0, max_queued=10_000, allowed_hosts=("testserver",),
+            jobs_per_minute=6000.0, max_queued=10_000, max_queued_per_owner=10_000,
+            allowed_hosts=("testserver",),
         )  # fmt: skip
         with TestClient(create_app(settings, stylize=engine)) as client:
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
