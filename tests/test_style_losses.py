@@ -85,6 +85,32 @@ def test_w2_matches_the_closed_form_for_two_gaussians(rotated: bool) -> None:
     assert float(loss({"x": painting})) == pytest.approx(float(expected / second_moment), rel=1e-3)
 
 
+def w2_reference(painting: torch.Tensor, target: torch.Tensor) -> float:
+    """W₂² between the Gaussian fits of two (1, C, H, W) feature maps, in float64, no ridge,
+    relative to the target's second moment E‖f‖²."""
+    fits = []
+    for f in (painting, target):
+        x = f.double()[0].reshape(f.shape[1], -1).T
+        mean = x.mean(0)
+        fits.append((mean, (x - mean).T @ (x - mean) / x.shape[0]))
+    (m1, c1), (m2, c2) = fits
+    root = sqrtm_psd(c2)
+    cross = torch.trace(sqrtm_psd(root @ c1 @ root))
+    w2 = (m1 - m2).pow(2).sum() + torch.trace(c1) + torch.trace(c2) - 2 * cross
+    return float(w2 / (m2.pow(2).sum() + torch.trace(c2)))
+
+
+@pytest.mark.parametrize("positions", [(3, 4), (8, 8)])  # fewer positions than channels, and more
+def test_w2_matches_a_float64_reference_with_fewer_or_more_positions_than_channels(
+    positions: tuple[int, int],
+) -> None:
+    g = torch.Generator().manual_seed(3)
+    target = torch.rand(1, 32, 10, 10, generator=g)
+    painting = torch.rand(1, 32, *positions, generator=g) * 1.5 + 0.2
+    loss = W2Loss({"x": moments(target)}, {"x": 1.0})
+    assert float(loss({"x": painting})) == pytest.approx(w2_reference(painting, target), rel=2e-3)
+
+
 def test_sliced_is_zero_for_identical_features_and_positive_otherwise() -> None:
     feats = torch.rand(1, 8, 16, 16)
     loss = SlicedLoss({"x": feats[0].reshape(8, -1).T}, {"x": 1.0})

@@ -170,17 +170,44 @@ class W2Loss(LayerwiseStyleLoss):
             self.scales[k] = 1.0 / max(float(mean.pow(2).sum() + torch.trace(cov)), 1e-12)
 
     def layer_loss(self, layer: str, features: Tensor) -> Tensor:
-        mean, srm = moments(features)
-        cov = srm - torch.outer(mean, mean)
-        cov = (cov + cov.T) / 2 + self.ridges[layer] * torch.eye(len(mean), device=cov.device)
-        root = self.sqrt_covs[layer]
-        inner = root @ cov @ root
-        with single_threaded():
-            eigen = torch.linalg.eigvalsh((inner + inner.T) / 2)
-        cross = eigen.clamp(min=self.ridges[layer] ** 2).sqrt().sum()
-        dist = (mean - self.means[layer]).pow(2).sum() + torch.trace(cov) + torch.trace(self.covs[layer])
+        root, ridge = self.sqrt_covs[layer], self.ridges[layer]
+        positions, channels = features.shape[2] * features.shape[3], features.shape[1]
+        if positions < channels:
+            mean, trace_cov, cross = self._few_positions(features, root, ridge)
+        else:
+            mean, srm = moments(features)
+            cov = srm - torch.outer(mean, mean)
+            cov = (cov + cov.T) / 2 + ridge * torch.eye(len(mean), device=cov.device)
+            inner = root @ cov @ root
+            with single_threaded():
+                eigen = torch.linalg.eigvalsh((inner + inner.T) / 2)
+            cross, trace_cov = eigen.clamp(min=ridge**2).sqrt().sum(), torch.trace(cov)
+        dist = (mean - self.means[layer]).pow(2).sum() + trace_cov + torch.trace(self.covs[layer])
         loss: Tensor = (dist - 2 * cross).clamp(min=0) * self.scales[layer]
         return loss
+
+    @staticmethod
+    def _few_positions(features: Tensor, root: Tensor, ridge: float) -> tuple[Tensor, Tensor, Tensor]:
+        """Mean, tr Σ and tr (Σₜ^½ Σ Σₜ^½)^½ when there are fewer positions N than channels C.
+
+        That is the deep layers at the coarse scales (conv5_1 of a 128 px painting has 48 positions
+        for 512 channels). With X the centred features (N × C), Σₜ^½ Σ Σₜ^½ = (XΣₜ^½)ᵀ(XΣₜ^½)/N has
+        the non-zero eigenvalues of the N × N matrix (XΣₜ^½)(XΣₜ^½)ᵀ/N, so the eigensolver works on
+        N × N instead of C × C (5× faster per 128 px iteration at conv4_1 and conv5_1). The C − N
+        zero eigenvalues count as the ridge's floor, as in the C × C case; only the ridge's share
+        inside the square root (ridge · Σₜ, about 10⁻⁴ of it) is left out.
+        """
+        flat = rows(features)
+        n, c = flat.shape
+        mean = flat.mean(0)
+        centred = flat - mean
+        projected = centred @ root
+        small = projected @ projected.T / n
+        with single_threaded():
+            eigen = torch.linalg.eigvalsh((small + small.T) / 2)
+        cross = eigen.clamp(min=ridge**2).sqrt().sum() + (c - n) * ridge
+        trace_cov = centred.pow(2).sum() / n + ridge * c
+        return mean, trace_cov, cross
 
 
 def blend_moments(
