@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support.clips import make_clip, shapes
 from support.images import png
-from support.web import as_browser, client_for, wait_for
+from support.web import as_browser, client_for, forms_without_token, wait_for
 
 from impasto.service import lifecycle
 from impasto.service.config import Settings
@@ -166,6 +166,7 @@ def test_a_clip_is_painted_frame_by_frame_and_served_for_a_player(
     page = client.get(f"/jobs/{job['id']}/result")
     assert page.status_code == 200
     assert '<video id="painted-video" controls' in page.text
+    assert forms_without_token(page.text) == [] and forms_without_token(client.get("/video").text) == []
     assert f'src="/api/v1/jobs/{job["id"]}/video"' in page.text and "?download=true" in page.text
     assert 'data-kind="video"' in client.get(f"/jobs/{job['id']}").text
     assert "walk · video" in client.get("/history").text

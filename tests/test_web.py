@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support.fakes import FakeEngine
 from support.images import png
-from support.web import as_browser, client_for, wait_for
+from support.web import as_browser, client_for, forms_without_token, wait_for
 
 
 @pytest.fixture
@@ -76,6 +76,7 @@ def test_form_to_job_to_result_to_rating_to_history(client: TestClient, engine: 
         "Same again with",
     ):
         assert needle in result.text, needle
+    assert forms_without_token(result.text) == [] and forms_without_token(client.get("/").text) == []
     r = client.post(f"/jobs/{job_id}/rate", data={"rating": "4"}, follow_redirects=False)
     assert r.status_code == 303 and client.get(f"/api/v1/jobs/{job_id}").json()["rating"] == 4
     history = client.get("/history")

@@ -50,6 +50,16 @@ def options_from(values: Mapping[str, Any]) -> JobOptions:
         ) from None
 
 
+def check_style_choice(picture: bytes | None, name: str | None, save_as: str | None) -> None:
+    """One style, chosen one way: a gallery name or an uploaded picture (which may be saved)."""
+    if picture is not None and name:
+        raise InvalidInput("give either a style picture or a gallery style name, not both")
+    if picture is None and not name:
+        raise InvalidInput("choose a style: pick one from the gallery or upload a picture")
+    if save_as and picture is None:
+        raise InvalidInput("save_style_as needs an uploaded style picture")
+
+
 def submit(
     rt: Runtime, sub: Submission, client: str, *, owner: Owner = LOCAL, parent_id: str | None = None
 ) -> list[Job]:
@@ -59,12 +69,7 @@ def submit(
         raise InvalidInput("give either photos or a URL, not both")
     if not sub.contents and not sub.content_url:
         raise InvalidInput("choose a photo to paint (upload one or give its URL)")
-    if sub.style is not None and sub.style_name:
-        raise InvalidInput("give either a style picture or a gallery style name, not both")
-    if sub.style is None and not sub.style_name:
-        raise InvalidInput("choose a style: pick one from the gallery or upload a picture")
-    if sub.save_style_as and sub.style is None:
-        raise InvalidInput("save_style_as needs an uploaded style picture")
+    check_style_choice(sub.style, sub.style_name, sub.save_style_as)
     if len(sub.contents) > settings.max_files:
         raise InvalidInput(f"at most {settings.max_files} photos at once")
     style = resolve_style(rt.db, sub.style_name, owner_filter(owner)) if sub.style_name else None

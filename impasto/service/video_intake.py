@@ -68,12 +68,7 @@ def submit_video(rt: Runtime, sub: VideoSubmission, client: str, owner: Owner = 
         raise InvalidInput(NO_CLIP)
     if len(sub.video) > settings.max_video_bytes:
         raise TooLarge(f"the clip is larger than {settings.max_video_bytes / 2**20:.0f} MiB")
-    if sub.style is not None and sub.style_name:
-        raise InvalidInput("give either a style picture or a gallery style name, not both")
-    if sub.style is None and not sub.style_name:
-        raise InvalidInput("choose a style: pick one from the gallery or upload a picture")
-    if sub.save_style_as and sub.style is None:
-        raise InvalidInput("save_style_as needs an uploaded style picture")
+    intake.check_style_choice(sub.style, sub.style_name, sub.save_style_as)
     viewer = owner_filter(owner)
     style = resolve_style(rt.db, sub.style_name, viewer) if sub.style_name else None
     if sub.options.blend_style:

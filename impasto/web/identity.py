@@ -193,7 +193,7 @@ def owner_of(request: Request) -> Owner:
 def require_csrf(request: Request, form: Mapping[str, Any] | None) -> None:
     """Refuse (403) a form post from a browser identity without its CSRF token (field or header)."""
     ids: Identities = request.app.state.identities
-    token = request.headers.get(CSRF_HEADER)
+    token = request.headers.get(CSRF_HEADER) or None  # an empty header: read the form field
     if token is None and form is not None:
         value = form.get(CSRF_FIELD)
         token = value if isinstance(value, str) else None

@@ -40,6 +40,18 @@ def csrf_token(client: TestClient) -> str:
     return match.group(1)
 
 
+POST_FORM = re.compile(r"<form\b[^>]*method=\"post\"[^>]*>(.*?)</form>", re.DOTALL | re.IGNORECASE)
+
+
+TOKEN_FIELD = re.compile(r'<input type="hidden" name="csrf_token" value="[^"]+">')
+
+
+def forms_without_token(page: str) -> list[str]:
+    """The state-changing forms of a page that do not carry its CSRF token (a plain post of one,
+    without the pages' script, would be refused)."""
+    return [body[:80] for body in POST_FORM.findall(page) if not TOKEN_FIELD.search(body)]
+
+
 def as_browser(client: TestClient) -> TestClient:
     """The client with an identity cookie, sending its CSRF token with every request as the pages'
     forms and scripts do."""

@@ -44,6 +44,30 @@ function setFiles(input, files) {
   return true;
 }
 
+// Send a form in the background: on a mistake the message appears and every choice, the files
+// included, stays as it was (a plain form post would come back without them). Without fetch the
+// form posts as usual.
+function sendInBackground(form, formError, busy) {
+  form.addEventListener("submit", async (e) => {
+    if (!window.fetch || !window.DOMParser) return;
+    e.preventDefault();
+    const button = $("#paint");
+    button.disabled = true; button.textContent = busy;
+    try {
+      const response = await fetch(form.action, { method: "POST", body: new FormData(form), headers: { "x-csrf-token": csrfToken() } });
+      if (response.redirected && response.ok) { window.location.href = response.url; return; }
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const message = page.querySelector("#form-error, .error");
+      formError.textContent = message && message.textContent.trim() ? message.textContent.trim() : `That did not work (HTTP ${response.status}).`;
+    } catch (err) {
+      formError.textContent = "The server could not be reached: try again.";
+    }
+    formError.hidden = false;
+    formError.scrollIntoView({ block: "center" });
+    button.disabled = false; button.textContent = "Paint it";
+  });
+}
+
 function initCreate() {
   const form = $("#create-form");
   if (!form) return;
@@ -78,26 +102,7 @@ function initCreate() {
   sync();
   const strength = form.querySelector("input[name=strength]"), out = $("#strength-out");
   if (strength && out) strength.addEventListener("input", () => { out.value = strength.value; });
-  // Send the form in the background: on a mistake the message appears and every choice, the
-  // photos included, stays as it was (a plain form post would come back without the files).
-  form.addEventListener("submit", async (e) => {
-    if (!window.fetch || !window.DOMParser) return;
-    e.preventDefault();
-    const button = $("#paint");
-    button.disabled = true; button.textContent = "Starting…";
-    try {
-      const response = await fetch(form.action, { method: "POST", body: new FormData(form), headers: { "x-csrf-token": csrfToken() } });
-      if (response.redirected && response.ok) { window.location.href = response.url; return; }
-      const page = new DOMParser().parseFromString(await response.text(), "text/html");
-      const message = page.querySelector("#form-error, .error");
-      formError.textContent = message && message.textContent.trim() ? message.textContent.trim() : `That did not work (HTTP ${response.status}).`;
-    } catch (err) {
-      formError.textContent = "The server could not be reached: try again.";
-    }
-    formError.hidden = false;
-    formError.scrollIntoView({ block: "center" });
-    button.disabled = false; button.textContent = "Paint it";
-  });
+  sendInBackground(form, formError, "Starting…");
 }
 
 // --- the video page: a clip, a style, how -------------------------------------------------------
@@ -138,26 +143,7 @@ function initVideoForm() {
     const range = form.querySelector(`input[name=${field}]`), shown = $(out);
     range.addEventListener("input", () => { shown.value = range.value; });
   }
-  form.addEventListener("submit", async (e) => {  // as the picture form: a mistake keeps the clip chosen
-    if (!window.fetch || !window.DOMParser) return;
-    e.preventDefault();
-    const button = $("#paint");
-    button.disabled = true; button.textContent = "Uploading…";
-    try {
-      const token = $("meta[name=csrf-token]");  // where the pages carry one
-      const headers = token ? { "x-csrf-token": token.content } : {};
-      const response = await fetch(form.action, { method: "POST", body: new FormData(form), headers });
-      if (response.redirected && response.ok) { window.location.href = response.url; return; }
-      const page = new DOMParser().parseFromString(await response.text(), "text/html");
-      const message = page.querySelector("#form-error, .error");
-      formError.textContent = message && message.textContent.trim() ? message.textContent.trim() : `That did not work (HTTP ${response.status}).`;
-    } catch (err) {
-      formError.textContent = "The server could not be reached: try again.";
-    }
-    formError.hidden = false;
-    formError.scrollIntoView({ block: "center" });
-    button.disabled = false; button.textContent = "Paint it";
-  });
+  sendInBackground(form, formError, "Uploading…");
 }
 
 // --- the job page: progress said for a person, details on hover --------------------------------
