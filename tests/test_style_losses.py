@@ -26,6 +26,7 @@ from impasto.quality.losses import (
     grid_positions,
     hypercolumns,
     moments,
+    rows,
     sqrtm_psd,
 )
 from impasto.quality.plan import Plan, Scale, fit_budget
@@ -237,3 +238,17 @@ def test_a_time_budget_plans_the_iterations(
 def test_bad_new_options(options: dict, message: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(OptionsError, match=message):
         QualityOptions(**options)
+
+
+def test_moments_gradient_matches_autograd_of_the_plain_formula() -> None:
+    g = torch.Generator().manual_seed(5)
+    feats = torch.rand(1, 6, 5, 7, generator=g).contiguous(memory_format=torch.channels_last)
+    weights = torch.rand(6, 6, generator=g), torch.rand(6, generator=g)
+    grads = []
+    for fn in (moments, lambda f: (rows(f).mean(0), rows(f).T @ rows(f) / rows(f).shape[0])):
+        x = feats.clone().requires_grad_(True)
+        mean, srm = fn(x)
+        ((srm * weights[0]).sum() + (mean * weights[1]).sum()).backward()
+        assert x.grad is not None
+        grads.append(x.grad)
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)

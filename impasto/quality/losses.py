@@ -104,10 +104,35 @@ class StyleLoss(LayerwiseStyleLoss):
 GramLoss = StyleLoss
 
 
+class _Moments(torch.autograd.Function):
+    """Mean and FᵀF/N of an N × C matrix, with the backward pass written out.
+
+    Autograd would differentiate FᵀF as a product of two different matrices (two N × C × C
+    products, then their sum, then the mean's gradient added in a third N × C tensor); the second
+    moment is symmetric, so one product does: ∂L/∂F = F (G + Gᵀ)/N + ∂L/∂μ / N.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, flat: Tensor) -> tuple[Tensor, Tensor]:
+        ctx.save_for_backward(flat)
+        return flat.mean(0), flat.T @ flat / flat.shape[0]
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx, grad_mean: Tensor | None, grad_srm: Tensor | None
+    ) -> Tensor:
+        (flat,) = ctx.saved_tensors  # type: ignore[attr-defined]
+        n = flat.shape[0]
+        grad = torch.zeros_like(flat) if grad_srm is None else flat @ ((grad_srm + grad_srm.T) / n)
+        if grad_mean is not None:
+            grad.add_(grad_mean / n)
+        return grad
+
+
 def moments(features: Tensor) -> tuple[Tensor, Tensor]:
     """Mean and second raw moment of the features (both blend linearly across styles)."""
-    flat = rows(features)
-    return flat.mean(0), flat.T @ flat / flat.shape[0]
+    mean, srm = _Moments.apply(rows(features))
+    return mean, srm
 
 
 @contextmanager
