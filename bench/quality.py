@@ -10,9 +10,9 @@ Variants (``--variants``, comma-separated; default: all of them):
   (bfloat16 where the CPU has AMX);
 * ``gram-draft`` (the previous default), ``w2-draft``, ``sliced-draft`` — a loss refining fast
   mode's draft at the full size (13 iterations); ``gram``, ``sliced``, ``nn`` — a loss from the
-  photo, coarse to fine (48 iterations, as the default);
+  photo, coarse to fine (42 iterations, as the default);
 * ``average`` — the default with iterate averaging; ``float32`` — the default forced to float32
-  (what a CPU without AMX runs).
+  (what a CPU without AMX runs); ``bfloat16`` — forced to bfloat16 (slow where the CPU lacks it).
 
 Each runs in its own child process so its peak memory (max RSS) is its own. Every final image is
 scored by one evaluator (VGG16, float32, at the output size): the Gram style loss, the W2 style
@@ -26,7 +26,9 @@ and in bfloat16 at ``--size``, alternating the two in one process and keeping th
 ratio is what bfloat16 gains on this CPU (about 2x with AMX-BF16; far below 1 without it).
 
 ``--sheet`` paints photos × gallery paintings × {default, each loss, reference} in one process at
-``--sheet-size`` and writes ``docs/quality-sheet.jpg``, with the scores of every cell. Photos come
+``--sheet-size`` and writes ``docs/quality-sheet.jpg``, with the scores of every cell; with
+``--variants float32,bfloat16 --sheet-size 512 --sheet-out docs/precision-sheet.jpg`` it shows
+the two precisions side by side. Photos come
 from ``--data`` (its ``content/`` folder, or the folder itself); the default is the committed test
 images in ``tests/data``.
 """
@@ -57,6 +59,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "nn": {"style_loss": "nn", "init": "content"},
     "average": {"average": 0.7},
     "float32": {"precision": "float32"},
+    "bfloat16": {"precision": "bfloat16"},
 }
 SHEET_VARIANTS = ["default", "gram", "sliced", "nn", "gram-draft", "reference"]
 

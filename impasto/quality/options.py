@@ -131,12 +131,14 @@ class QualityOptions:
 
         From a fast-mode draft the composition and palette are already there: 13 iterations at the
         full size refine it. From the photo (or noise, or an image) the coarse scales must build
-        them first: 48 iterations, 128:27 → 256:14 → 512:7 at 512 px (56 painted the same by eye,
-        side by side, and took 13% longer: over the 30 s target in float32).
+        them first: 42 iterations, 128:24 → 256:12 → 512:6 at 512 px. The 512 px iterations
+        cost most (~2 s each in float32 on a 2-core CPU, 12× a 128 px one) and 48 (27/14/7) took
+        31–37 s there: 42 paints the same swirls, moon and strokes by eye, side by side on four
+        pairs, with W2 style scores 5–15% higher (bench/quality.py), in about 27 s.
         """
         if self.iterations is not None:
             return self.iterations
-        return 13 if self.drafted else 48
+        return 13 if self.drafted else 42
 
     @property
     def first_size(self) -> int:

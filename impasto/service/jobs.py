@@ -91,7 +91,7 @@ class JobOptions(BaseModel):
         ge=1,
         le=2000,
         description=_described(
-            "iterations", "optimisation steps in all (default 48, or 13 from a fast draft)"
+            "iterations", "optimisation steps in all (default 42, or 13 from a fast draft)"
         ),
     )
     style_weight: float | None = Field(
