@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -118,3 +121,15 @@ def test_cli_contact_sheet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     first = cells[8 + 18 : 8 + 18 + 48, 8 : 8 + 48]
     second = cells[8 + 18 : 8 + 18 + 48, 8 + 56 : 8 + 56 + 48]
     assert np.abs(first - second).mean() > 10  # a painted cell, not a copy of the photo
+
+
+def test_listing_the_styles_does_not_load_the_engines(tmp_path: Path) -> None:
+    """`impasto styles list` answers at once: no PyTorch (seconds to import) for a list of names."""
+    script = (
+        "import sys; from impasto.cli import main; code = main(['styles', 'list']); "
+        "print('torch' in sys.modules); sys.exit(code)"
+    )
+    env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "starry-night" in done.stdout and done.stdout.strip().endswith("False")

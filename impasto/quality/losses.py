@@ -118,7 +118,7 @@ class _Moments(torch.autograd.Function):
         return flat.mean(0), flat.T @ flat / flat.shape[0]
 
     @staticmethod
-    def backward(  # type: ignore[override]
+    def backward(
         ctx: torch.autograd.function.FunctionCtx, grad_mean: Tensor | None, grad_srm: Tensor | None
     ) -> Tensor:
         (flat,) = ctx.saved_tensors  # type: ignore[attr-defined]
@@ -131,7 +131,7 @@ class _Moments(torch.autograd.Function):
 
 def moments(features: Tensor) -> tuple[Tensor, Tensor]:
     """Mean and second raw moment of the features (both blend linearly across styles)."""
-    mean, srm = _Moments.apply(rows(features))
+    mean, srm = _Moments.apply(rows(features))  # type: ignore[no-untyped-call]
     return mean, srm
 
 
