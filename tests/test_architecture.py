@@ -28,6 +28,7 @@ LAZY = {
     ("cli/gallery.py", ""),
     ("cli/gallery.py", "sheet"),
     ("cli/gallery.py", "service.gallery"),  # the data folder's saved styles (SQLAlchemy), when asked for
+    ("gallery/__init__.py", "fast"),  # style vectors need the fast engine (torch); listing does not
     ("cli/weights.py", "quality.backbones"),
     ("cli/weights.py", "quality.downloads"),
     ("cli/worker.py", "torch"),

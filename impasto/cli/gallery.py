@@ -44,6 +44,8 @@ def register(sub: Any) -> None:
     )
     styles.set_defaults(handler=run_list)
     styles_sub = styles.add_subparsers(dest="styles_command", metavar="ACTION")
+    listing = styles_sub.add_parser("list", help="list the styles (the same as no action)")
+    listing.set_defaults(handler=run_list)
     add = styles_sub.add_parser("add", help="save a style image into your gallery under a name")
     add.add_argument("name", help="kebab-case name, e.g. my-watercolour")
     add.add_argument("image", help="the style image (JPEG, PNG, WebP, ...)")
@@ -76,7 +78,7 @@ def register(sub: Any) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from .. import gallery  # the gallery computes style vectors with the fast engine (torch)
+    from .. import gallery  # listing needs no engine: PyTorch is not imported
 
     use_saved_styles()  # the data folder's saved styles, if there is one
     entries = gallery.list_styles()
@@ -90,7 +92,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from .. import gallery  # the gallery computes style vectors with the fast engine (torch)
+    from .. import gallery  # listing needs no engine: PyTorch is not imported
 
     use_saved_styles(create=True)
     entry = gallery.add_style(

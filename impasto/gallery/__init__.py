@@ -29,7 +29,6 @@ from platformdirs import user_data_dir
 
 from ..cache import atomic_write_bytes
 from ..errors import ImageError, OptionsError
-from ..fast import predictor_digest, style_vector, vector_of
 from ..imageio import ImageInput, encode_image, fit_long_side, load_image
 from ..styles import Style
 
@@ -182,8 +181,27 @@ def style(name: str, weight: float = 1.0) -> Style:
     return Style(entry.image(), weight, label=name, vector=vector, vector_digest=entry.predictor_sha256)
 
 
+# The fast engine (and PyTorch) is imported on first use: listing the gallery needs neither.
+
+
+def style_vector(picture: Image.Image) -> np.ndarray:
+    """Fast mode's style vector of a picture."""
+    from ..fast import style_vector as compute
+
+    return compute(picture)
+
+
+def predictor_digest() -> str:
+    """Which style-predictor weights the stored vectors belong to."""
+    from ..fast import predictor_digest as digest
+
+    return digest()
+
+
 def painting_vector(name: str) -> np.ndarray:
     """The painting's style vector: precomputed when it matches the installed predictor."""
+    from ..fast import vector_of  # the fast engine (PyTorch): imported when a vector is asked for
+
     return vector_of(style(name))
 
 
