@@ -130,6 +130,7 @@ def test_listing_the_styles_does_not_load_the_engines(tmp_path: Path) -> None:
         "print('torch' in sys.modules); sys.exit(code)"
     )
     env = {**os.environ, "IMPASTO_DATA_DIR": str(tmp_path / "data")}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "starry-night" in done.stdout and done.stdout.strip().endswith("False")
