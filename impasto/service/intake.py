@@ -8,7 +8,7 @@ things with the same messages. Nothing here knows HTTP: the web layer parses a r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,16 +90,7 @@ def submit(
             (store_image(rt.store, data, max_pixels=limit, label=name, pin=pin, budget=budget)[0], name)
             for data, name in contents
         ]
-        if style is None:
-            assert sub.style is not None
-            label = "style picture"
-            sha, _ = store_image(rt.store, sub.style, max_pixels=limit, label=label, pin=pin, budget=budget)
-            name = "upload"
-            if sub.save_style_as:
-                name = gallery.save(rt.db, sub.save_style_as, sha, owner=style_owner(owner)).name
-            style = StyleRef(name, sha)
-        elif style.sha is not None:
-            pin(style.sha)
+        style = keep_style(rt, style, sub.style, sub.save_style_as, owner, pin)
         jobs = [
             create_job(
                 rt.db,
@@ -114,6 +105,28 @@ def submit(
         ]
     queue(rt, jobs)
     return jobs
+
+
+def keep_style(
+    rt: Runtime,
+    style: StyleRef | None,
+    picture: bytes | None,
+    save_as: str | None,
+    owner: Owner,
+    pin: Callable[[str], None],
+) -> StyleRef:
+    """The job's style, held for it: a gallery style's picture pinned, or the uploaded ``picture``
+    stored (decoding within the shared pixel budget) and, when ``save_as`` is given, saved among
+    ``owner``'s styles."""
+    if style is not None:
+        if style.sha is not None:
+            pin(style.sha)
+        return style
+    assert picture is not None
+    limit, label = rt.settings.max_pixels, "style picture"
+    sha, _ = store_image(rt.store, picture, max_pixels=limit, label=label, pin=pin, budget=rt.pixels)
+    name = gallery.save(rt.db, save_as, sha, owner=style_owner(owner)).name if save_as else "upload"
+    return StyleRef(name, sha)
 
 
 def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str, owner: Owner = LOCAL) -> Job:

@@ -19,10 +19,10 @@ from ..errors import InvalidInput, TooLarge, VideoError
 from ..imageio import check_style_shape, encode_image, fit_long_side, image_size
 from ..video import VideoReader
 from ..video.pipeline import output_size
-from . import gallery, intake, video_jobs
-from .jobs import PREVIEW_SIDE, StyleRef, create_job, resolve_style, store_image
+from . import intake, video_jobs
+from .jobs import PREVIEW_SIDE, create_job, resolve_style
 from .models import Job, JobKind
-from .owners import LOCAL, Owner, owner_filter, style_owner
+from .owners import LOCAL, Owner, owner_filter
 from .runtime import Runtime
 from .video_jobs import VideoOptions
 
@@ -84,15 +84,7 @@ def submit_video(rt: Runtime, sub: VideoSubmission, client: str, owner: Owner = 
         for data in (sub.video, first):
             pin(sha256_bytes(data))
         source_sha, poster_sha = rt.store.put(sub.video), rt.store.put(first)
-        if style is None:
-            assert sub.style is not None
-            limit = settings.max_pixels
-            sha, _ = store_image(rt.store, sub.style, max_pixels=limit, label="style picture", pin=pin)
-            saved = sub.save_style_as
-            name = gallery.save(rt.db, saved, sha, owner=style_owner(owner)).name if saved else "upload"
-            style = StyleRef(name, sha)
-        elif style.sha is not None:
-            pin(style.sha)
+        style = intake.keep_style(rt, style, sub.style, sub.save_style_as, owner, pin)
         job = create_job(
             rt.db,
             content_sha=poster_sha,
