@@ -92,7 +92,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from .. import gallery  # listing needs no engine: PyTorch is not imported
+    from .. import gallery  # adding computes the style vector with the fast engine (torch)
 
     use_saved_styles(create=True)
     entry = gallery.add_style(
