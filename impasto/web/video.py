@@ -29,7 +29,7 @@ from ..service.video_jobs import (
 from .deps import client_id, runtime
 from .errors import headers_for, status_for
 from .forms import _display_name, read_upload
-from .identity import owner_of, require_csrf
+from .identity import CSRF_FIELD, owner_of, require_csrf
 from .pages import render
 from .routes import BEARER, ERRORS
 from .schemas import JobOut
@@ -193,7 +193,7 @@ SIZES = (256, 384, 480, 640, 720, 960, 1280)
 
 def _page_fields(fields: dict[str, str]) -> dict[str, str]:
     """The page's fields → API fields (style source tabs, the save box)."""
-    fields = {k: v for k, v in fields.items() if v != "" and k != "csrf_token"}  # the page's own
+    fields = {k: v for k, v in fields.items() if v != "" and k != CSRF_FIELD}  # the page's own
     if fields.pop("style_source", "gallery") == "upload":
         fields.pop("style_name", None)
     else:
