@@ -9,7 +9,7 @@ Variants (``--variants``, comma-separated; default: all of them):
 * ``default`` — Impasto's defaults: W2 from the photo, coarse to fine, precision ``auto``
   (bfloat16 where the CPU has AMX);
 * ``gram-draft`` (the previous default), ``w2-draft``, ``sliced-draft`` — a loss refining fast
-  mode's draft at the full size (13 iterations); ``gram``, ``sliced``, ``nn`` — a loss from the
+  mode's draft at the full size (13 iterations); ``gram``, ``sliced`` — a loss from the
   photo, coarse to fine (42 iterations, as the default);
 * ``average`` — the default with iterate averaging; ``float32`` — the default forced to float32
   (what a CPU without AMX runs); ``bfloat16`` — forced to bfloat16 (slow where the CPU lacks it).
@@ -56,12 +56,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "sliced-draft": {"style_loss": "sliced", "init": "fast"},
     "gram": {"style_loss": "gram", "init": "content"},
     "sliced": {"style_loss": "sliced", "init": "content"},
-    "nn": {"style_loss": "nn", "init": "content"},
     "average": {"average": 0.7},
     "float32": {"precision": "float32"},
     "bfloat16": {"precision": "bfloat16"},
 }
-SHEET_VARIANTS = ["default", "gram", "sliced", "nn", "gram-draft", "reference"]
+SHEET_VARIANTS = ["default", "gram", "sliced", "gram-draft", "reference"]
 
 
 def options(kind: str, size: int, ref_iterations: int) -> Any:

@@ -17,14 +17,11 @@ from impasto.quality import engine as engine_module
 from impasto.quality.engine import EMA
 from impasto.quality.losses import (
     STYLE_LOSSES,
-    NNLoss,
     SlicedLoss,
     StyleLoss,
     W2Loss,
     build_style_loss,
     gram,
-    grid_positions,
-    hypercolumns,
     moments,
     rows,
     sqrtm_psd,
@@ -136,22 +133,6 @@ def test_sliced_resamples_a_target_of_another_size() -> None:
     tiled = feats.repeat(1, 1, 2, 2)  # the same distribution, 4× the positions
     loss = SlicedLoss({"x": tiled[0].reshape(4, -1).T}, {"x": 1.0})
     assert float(loss({"x": feats})) < 0.01
-
-
-def test_nn_is_zero_when_the_painting_is_made_of_style_pieces() -> None:
-    style = {"a": torch.rand(1, 6, 8, 16), "b": torch.rand(1, 4, 8, 16)}
-    left_half = {k: v[..., :8].contiguous() for k, v in style.items()}
-    targets = hypercolumns(style, ["a", "b"], grid_positions(8, 16))  # every style position
-    loss = NNLoss(targets, ["a", "b"], {"a": 1.0, "b": 1.0}, samples=32)
-    assert float(loss(left_half)) == pytest.approx(0.0, abs=1e-6)
-    assert float(loss({k: torch.rand_like(v) for k, v in left_half.items()})) > 0.01
-
-
-def test_nn_loss_is_one_minus_cosine_to_the_nearest() -> None:
-    style = torch.tensor([1.0, 0.0]).view(1, 2, 1, 1)
-    loss = NNLoss(hypercolumns({"a": style}, ["a"], None), ["a"], {"a": 1.0})
-    painting = torch.tensor([1.0, 1.0]).view(1, 2, 1, 1)  # 45° from the only style feature
-    assert float(loss({"a": painting})) == pytest.approx(1 - 2**-0.5, abs=1e-6)
 
 
 @pytest.mark.parametrize("kind", STYLE_LOSSES)

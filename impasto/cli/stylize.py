@@ -124,9 +124,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     )
     p.add_argument(
         "--style-loss",
-        choices=["gram", "w2", "sliced", "nn"],
+        choices=["gram", "w2", "sliced"],
         help="how the painting's style is compared with the artwork's: gram (classic), w2 (Wasserstein "
-        "between Gaussian fits), sliced (sliced Wasserstein), nn (neural neighbours)",
+        "between Gaussian fits), sliced (sliced Wasserstein)",
     )
     p.add_argument(
         "--time",

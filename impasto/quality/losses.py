@@ -16,14 +16,13 @@ Four style losses, chosen by ``style_loss`` (all computed in float32, whatever t
 * ``sliced`` — sliced Wasserstein (Heitz et al. 2021): features projected on random directions,
   re-drawn every evaluation, sorted and matched to the style's sorted projections. Matches whole
   distributions, not just two moments.
-* ``nn`` — neural neighbours (in the spirit of STROTSS / NNST, Kolkin et al. 2019, 2022): sampled
-  hypercolumns of the painting are pulled towards their nearest style hypercolumn by cosine, so
-  the painting is made of the style's own local pieces (strokes, shapes), placed by the photo.
+
+A neural-neighbour loss (sampled hypercolumns pulled to their nearest style hypercolumn by cosine)
+was tried and removed: it carried neither colour nor magnitude and barely moved the picture.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -31,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-STYLE_LOSSES = ("gram", "w2", "sliced", "nn")
+STYLE_LOSSES = ("gram", "w2", "sliced")
 
 
 def rows(features: Tensor) -> Tensor:
@@ -300,99 +299,6 @@ def sample_rows(features: Tensor, count: int, generator: torch.Generator) -> Ten
     return features[pick.to(features.device)]
 
 
-def hypercolumns(
-    features: Mapping[str, Tensor], layers: Sequence[str], positions: Tensor | None
-) -> list[Tensor]:
-    """Each layer's features at ``positions`` (normalised x, y in -1..1; None: every position of
-    the largest layer), unit-normalised per layer: one (N, C_l) float32 matrix per layer."""
-    largest = max(layers, key=lambda k: features[k].shape[2] * features[k].shape[3])
-    if positions is None:
-        positions = grid_positions(features[largest].shape[2], features[largest].shape[3])
-    grid = positions.to(features[largest].device).view(1, 1, -1, 2)
-    out = []
-    for k in layers:
-        f = features[k].float()
-        if k == largest and positions is not None and _on_grid(positions, f.shape[2], f.shape[3]):
-            cols = _gather_grid(f, positions)
-        else:
-            cols = F.grid_sample(f, grid, mode="bilinear", align_corners=False)[0, :, 0].T
-        out.append(F.normalize(cols, dim=1, eps=1e-8))
-    return out
-
-
-def grid_positions(h: int, w: int) -> Tensor:
-    """Normalised (x, y) coordinates of every position of an h × w grid (pixel centres)."""
-    ys = (torch.arange(h, dtype=torch.float32) + 0.5) / h * 2 - 1
-    xs = (torch.arange(w, dtype=torch.float32) + 0.5) / w * 2 - 1
-    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
-
-
-def _on_grid(positions: Tensor, h: int, w: int) -> bool:
-    j = (positions[:, 0] + 1) / 2 * w - 0.5
-    i = (positions[:, 1] + 1) / 2 * h - 0.5
-    return bool(((j - j.round()).abs().max() < 1e-3) and ((i - i.round()).abs().max() < 1e-3))
-
-
-def _gather_grid(f: Tensor, positions: Tensor) -> Tensor:
-    h, w = f.shape[2], f.shape[3]
-    j = ((positions[:, 0] + 1) / 2 * w - 0.5).round().long().clamp(0, w - 1)
-    i = ((positions[:, 1] + 1) / 2 * h - 0.5).round().long().clamp(0, h - 1)
-    return f[0][:, i.to(f.device), j.to(f.device)].T
-
-
-def random_grid_positions(h: int, w: int, count: int, generator: torch.Generator) -> Tensor:
-    """``count`` distinct positions of an h × w grid (all of them when there are fewer)."""
-    every = grid_positions(h, w)
-    if h * w <= count:
-        return every
-    return every[torch.randperm(h * w, generator=generator)[:count]]
-
-
-class NNLoss(nn.Module):
-    """Neural-neighbour style loss: 1 − cosine to the nearest style hypercolumn, per layer, averaged.
-
-    Each evaluation samples ``samples`` positions of the painting; their hypercolumns (every style
-    layer's features there, each layer unit-normalised) are matched to the nearest of the style's
-    cached hypercolumns by cosine (the match itself carries no gradient), and each layer's features
-    are pulled towards the match's. The loss is 0 when every sampled hypercolumn of the painting is
-    one of the style's.
-    """
-
-    def __init__(
-        self,
-        targets: list[Tensor],
-        layers: Sequence[str],
-        layer_weights: Mapping[str, float],
-        generator: torch.Generator | None = None,
-        samples: int = 1024,
-    ) -> None:
-        super().__init__()
-        self.layers = list(layers)
-        total = sum(float(layer_weights[k]) for k in self.layers)
-        self.weights = [float(layer_weights[k]) / total for k in self.layers]
-        self.targets = [t.detach().float() for t in targets]  # per layer (M, C_l), unit rows
-        self.generator = generator or torch.Generator().manual_seed(0)
-        self.samples = samples
-        self.matrix = torch.cat(
-            [t * math.sqrt(w) for t, w in zip(self.targets, self.weights, strict=True)], 1
-        )
-
-    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
-        largest = max(self.layers, key=lambda k: features[k].shape[2] * features[k].shape[3])
-        h, w = features[largest].shape[2], features[largest].shape[3]
-        positions = random_grid_positions(h, w, self.samples, self.generator)
-        cols = hypercolumns(features, self.layers, positions)
-        with torch.no_grad():
-            query = torch.cat([c * math.sqrt(wt) for c, wt in zip(cols, self.weights, strict=True)], 1)
-            match = (query @ self.matrix.T.to(query.device)).argmax(dim=1)
-        parts = [
-            (1 - (c * t.to(c.device)[match]).sum(1)).mean() * wt
-            for c, t, wt in zip(cols, self.targets, self.weights, strict=True)
-        ]
-        return torch.stack(parts).sum()
-
-
 def tv_loss(image: Tensor) -> Tensor:
     """Mean squared difference between neighbouring pixels (0..1 image)."""
     dx = image[..., :, 1:] - image[..., :, :-1]
@@ -411,13 +317,11 @@ def build_style_loss(
     blend: list[float],
     layer_weights: Mapping[str, float],
     generator: torch.Generator,
-    nn_targets: int = 2048,
-    nn_samples: int = 768,
 ) -> nn.Module:
     """The style loss ``kind`` towards the blend of several styles' features (one dict per style).
 
-    Gram and W2 blend their statistics; sliced and nn draw from each style a share of rows (or
-    hypercolumns) in proportion to its weight.
+    Gram and W2 blend their statistics; sliced draws from each style a share of rows in proportion
+    to its weight.
     """
     layers = list(layer_weights)
     if kind == "gram":
@@ -441,16 +345,4 @@ def build_style_loss(
                 )
             targets[k] = torch.cat(parts)
         return SlicedLoss(targets, layer_weights, generator)
-    if kind == "nn":
-        used = [k for k in layers if layer_weights[k] > 0]
-        columns: list[list[Tensor]] = [[] for _ in used]
-        for f, share in zip(style_features, shares, strict=True):
-            if share <= 0:
-                continue
-            largest = max(used, key=lambda k: f[k].shape[2] * f[k].shape[3])
-            h, w = f[largest].shape[2], f[largest].shape[3]
-            positions = random_grid_positions(h, w, max(1, round(share * nn_targets)), generator)
-            for i, c in enumerate(hypercolumns(f, used, positions)):
-                columns[i].append(c)
-        return NNLoss([torch.cat(c) for c in columns], used, layer_weights, generator, nn_samples)
     raise ValueError(f"unknown style loss {kind!r}")

@@ -100,8 +100,8 @@ class JobOptions(BaseModel):
     content_weight: float | None = Field(
         default=None, gt=0, le=1e9, description=_described("content_weight", "weight of content loss")
     )
-    style_loss: Literal["gram", "w2", "sliced", "nn"] | None = Field(
-        default=None, description=_described("style_loss", "how style is compared (w2, gram, sliced, nn)")
+    style_loss: Literal["gram", "w2", "sliced"] | None = Field(
+        default=None, description=_described("style_loss", "how style is compared (w2, gram, sliced)")
     )
     time_budget: float | None = Field(
         default=None,
