@@ -75,6 +75,41 @@ def match_colors(style: Image.Image, content: Image.Image) -> Image.Image:
     return _image(out.reshape(style.size[1], style.size[0], 3))
 
 
+def match_palette(content: Image.Image, styles: list[Image.Image], weights: list[float]) -> Image.Image:
+    """The photo recoloured to the paintings' palette: its RGB mean and covariance mapped onto the
+    blend's (the moments of the weighted mixture of the paintings' pixels).
+
+    Quality mode starts from this picture: the optimisation then spends its iterations on strokes
+    and shapes, not on dragging a dark photo towards a pale painting's colours.
+    """
+    c = _array(content).reshape(-1, 3)
+    total = sum(weights)
+    mean, second = np.zeros(3), np.zeros((3, 3))
+    for img, w in zip(styles, weights, strict=True):
+        s = _array(img.resize(_thumb(img.size))).reshape(-1, 3)
+        mean += w / total * s.mean(0)
+        second += w / total * (s.T @ s / len(s))
+    cov_s = second - np.outer(mean, mean) + np.eye(3) * 1e-5
+    cov_c = np.cov(c, rowvar=False) + np.eye(3) * 1e-5
+    transform = _transport(cov_c, cov_s)
+    out = (c - c.mean(0)) @ transform.T + mean
+    return _image(out.reshape(content.size[1], content.size[0], 3))
+
+
+def _thumb(size: tuple[int, int], side: int = 256) -> tuple[int, int]:
+    scale = min(1.0, side / max(size))
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def _transport(cov_from: np.ndarray, cov_to: np.ndarray) -> np.ndarray:
+    """The linear map of the optimal transport between two centred Gaussians (Monge-Kantorovich):
+    the least change of colour that gives the target covariance."""
+    root = _sqrtm(cov_from)
+    inv_root = np.linalg.inv(root)
+    transform: np.ndarray = inv_root @ _sqrtm(root @ cov_to @ root) @ inv_root
+    return transform
+
+
 def _sqrtm(cov: np.ndarray) -> np.ndarray:
     values, vectors = np.linalg.eigh(cov)
     root: np.ndarray = (vectors * np.sqrt(np.clip(values, 1e-10, None))) @ vectors.T

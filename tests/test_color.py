@@ -54,3 +54,29 @@ def test_check_mode(given: object, mode: str) -> None:
 def test_check_mode_refuses_unknown() -> None:
     with pytest.raises(OptionsError, match="luminance or histogram"):
         color.check_mode("sepia")
+
+
+def _moments(img: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    px = np.asarray(img, dtype=float).reshape(-1, 3) / 255
+    return px.mean(0), np.cov(px, rowvar=False)
+
+
+def test_match_palette_gives_the_photo_the_paintings_colours(photo: Image.Image, starry: Image.Image) -> None:
+    """Quality mode's starting picture: the painting's colour mean and covariance, the photo's layout."""
+    out = color.match_palette(photo, [starry], [1.0])
+    assert out.size == photo.size
+    (mean, cov), (target_mean, target_cov) = _moments(out), _moments(starry)
+    photo_mean, _ = _moments(photo)
+    assert np.abs(photo_mean - target_mean).max() > 0.05  # the test means something
+    assert np.abs(mean - target_mean).max() < 0.01
+    assert np.abs(cov - target_cov).max() < 0.15 * np.abs(target_cov).max()
+    # the layout is the photo's: luminance correlates with the photo's
+    corr = np.corrcoef(color.luminance(out).ravel(), color.luminance(photo).ravel())[0, 1]
+    assert corr > 0.8
+
+
+def test_match_palette_blends_several_paintings(photo: Image.Image, starry: Image.Image) -> None:
+    light, dark = Image.new("RGB", (32, 32), (200, 200, 200)), Image.new("RGB", (32, 32), (100, 100, 100))
+    grey = np.asarray(color.match_palette(photo, [light, dark], [3.0, 1.0]), dtype=float)
+    assert grey.mean() == pytest.approx(175, abs=2)  # the mixture's mean, 3:1 light to dark
+    assert grey.std() == pytest.approx(np.sqrt(3 / 16) * 100, rel=0.1)  # and its spread

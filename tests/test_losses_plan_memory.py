@@ -121,10 +121,10 @@ def test_parse_bytes() -> None:
 
 
 def test_defaults_follow_the_start() -> None:
-    """From the photo (default): 42 iterations from 128 px up; from a fast-mode draft: 13 from 512 px."""
+    """From the photo (default): 26 iterations from 256 px up; from a fast-mode draft: 13 from 512 px."""
     drafted, from_photo = QualityOptions(init="fast"), QualityOptions()
     assert (drafted.steps, drafted.first_size) == (13, 512)
-    assert (from_photo.steps, from_photo.first_size) == (42, 128)
+    assert (from_photo.steps, from_photo.first_size) == (26, 256)
     assert QualityOptions(iterations=7, min_size=64).steps == 7
     assert QualityOptions(iterations=7, min_size=64).first_size == 64
     plan = make_plan((1024, 768), 1024, drafted.steps, min_size=drafted.first_size)

@@ -17,6 +17,7 @@ from PIL import Image
 from torch import Tensor
 from torch.nn import functional as F
 
+from .. import color
 from ..device import select_device, select_dtype
 from ..errors import Cancelled, MemoryLimitError, OptionsError
 from ..fast import FastOptions, run_fast
@@ -157,7 +158,7 @@ def initial_image(
     generator: torch.Generator,
     draft: Image.Image | None = None,
 ) -> Tensor:
-    if isinstance(opts.init, str) and opts.init == "content":
+    if isinstance(opts.init, str) and opts.init in ("content", "palette"):
         return content.clone()
     if isinstance(opts.init, str) and opts.init == "noise":
         noise = torch.rand(content.shape, generator=generator)
@@ -414,6 +415,8 @@ def run_quality(
         )
     device = select_device(opts.device)
     dtype = select_dtype(opts.precision, device)
+    if opts.paletted:
+        content = color.match_palette(content, [s.image for s in styles], [s.weight for s in styles])
     plan = make_plan(
         content.size,
         opts.size,
@@ -463,6 +466,8 @@ def run_quality(
     final = to_image(outcome.best)
     if final.size != plan.scales[-1].size:  # cancelled at a coarse scale: deliver the requested size
         final = final.resize(plan.scales[-1].size, Image.Resampling.BICUBIC)
+    if opts.paletted:  # the optimisation leaves part of the way to the painting's colours: finish it
+        final = color.match_palette(final, [s.image for s in styles], [s.weight for s in styles])
     run.report(DoneEvent(run.timer.elapsed(), dict(outcome.losses), outcome.cancelled))
     return QualityResult(
         final,

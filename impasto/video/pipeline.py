@@ -87,8 +87,9 @@ class FramePainter:
         if mode == "fast":
             self.options: Any = _check_options(FastOptions, mode, {**options, "size": None})
         else:
-            if color_mode != "none":
-                options = {"init": "content", **options}
+            # from the frame as it is: later frames refine the warped previous painting against
+            # their own photo, and a palette-matched first frame would start the clip in other colours
+            options = {"init": "content", **options}
             self.options = _check_options(QualityOptions, mode, options)
             self.refine = dataclasses.replace(
                 self.options,
