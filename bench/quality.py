@@ -6,11 +6,11 @@
 Variants (``--variants``, comma-separated; default: all of them):
 
 * ``reference`` — the classic: single scale from the photo, float32, Gram loss, L-BFGS;
-* ``default`` — Impasto's defaults: W2 from the photo, coarse to fine, precision ``auto``
-  (bfloat16 where the CPU has AMX);
+* ``default`` — Impasto's defaults: W2 from the photo in the painting's palette, 256 → 512 px,
+  precision ``auto`` (bfloat16 where the CPU has AMX or AVX512-BF16);
 * ``gram-draft`` (the previous default), ``w2-draft``, ``sliced-draft`` — a loss refining fast
   mode's draft at the full size (13 iterations); ``gram``, ``sliced`` — a loss from the
-  photo, coarse to fine (42 iterations, as the default);
+  photo as it is, coarse to fine (26 iterations, as the default);
 * ``average`` — the default with iterate averaging; ``float32`` — the default forced to float32
   (what a CPU without AMX runs); ``bfloat16`` — forced to bfloat16 (slow where the CPU lacks it).
 
@@ -50,7 +50,7 @@ SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "reference": {"multiscale": False, "init": "content", "precision": "float32", "style_loss": "gram"},
-    "default": {},  # W2 from the photo, 128 → 256 → 512 px, precision auto
+    "default": {},  # W2 from the photo in the painting's palette, 256 → 512 px, precision auto
     "gram-draft": {"style_loss": "gram", "init": "fast"},  # the previous default
     "w2-draft": {"style_loss": "w2", "init": "fast"},
     "sliced-draft": {"style_loss": "sliced", "init": "fast"},
