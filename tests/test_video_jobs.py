@@ -332,7 +332,7 @@ def test_the_video_page_makes_a_job_and_comes_back_with_the_message(
     job = wait_for(client, made.headers["location"].rsplit("/", 1)[1])
     assert job["options"]["flow"] is False and job["status"] == "succeeded"
     refused = client.post("/video", data=fields, files={"video": ("notes.txt", b"words", "text/plain")})
-    assert refused.status_code == 422 and "Notes.txt: not a video" in refused.text
+    assert refused.status_code == 422 and "notes.txt: not a video" in refused.text
     assert 'value="false" selected' in refused.text  # the choices stay
 
 

@@ -304,3 +304,13 @@ def test_a_running_job_page_says_painting_once(client: TestClient, engine: FakeE
     assert re.search(r'<span id="say">(Getting ready…|\d+ % done)</span>', page), page
     engine.gate.set()
     wait_for(client, job_id)
+
+
+def test_an_error_about_a_file_keeps_the_files_own_name(client: TestClient) -> None:
+    """The page capitalises the first letter of a sentence, not of a file name that opens it."""
+    files = [("content", ("notaphoto.jpg", b"shopping list", "image/jpeg"))]
+    r = client.post("/", files=files, data={"style_name": "blue"}, follow_redirects=False)
+    assert r.status_code == 422
+    assert "notaphoto.jpg: not an image" in r.text and "Notaphoto.jpg" not in r.text
+    r = client.post("/", data={"style_name": "blue"}, follow_redirects=False)
+    assert ">Choose a photo" in r.text  # a sentence still starts with a capital

@@ -27,3 +27,14 @@ def photo_title(content_name: str) -> str:
     stem = PurePosixPath(content_name.split("?", 1)[0]).stem if content_name else ""
     words = re.sub(r"[_]+", " ", stem).strip()
     return "your photo" if words.lower() in _GENERIC else words
+
+
+_STARTS_WITH_FILE = re.compile(r"[^\s:]+\.\w{1,5}:")
+
+
+def sentence(message: str) -> str:
+    """A message as a sentence: its first letter capitalised, unless it starts with a file's own
+    name (``notaphoto.jpg: not an image…`` stays so: the file is not called ``Notaphoto.jpg``)."""
+    if not message or _STARTS_WITH_FILE.match(message):
+        return message
+    return message[:1].upper() + message[1:]

@@ -37,11 +37,12 @@ from .deps import client_id, runtime
 from .errors import headers_for, status_for
 from .forms import from_form
 from .identity import CSRF_FIELD, owner_of, require_csrf
-from .names import photo_title, style_title
+from .names import photo_title, sentence, style_title
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals.update(version=__version__, photo_title=photo_title, style_title=style_title)
+templates.env.filters["sentence"] = sentence
 RT = Annotated[Runtime, Depends(runtime)]
 Me = Annotated[Owner, Depends(owner_of)]
 

@@ -25,12 +25,23 @@ function fileProblem(files, maxBytes) {
   return "";
 }
 
-function showThumbs(files, box) {
+// Pictures every browser shows: one of these that does not load is not a picture at all (a text
+// file named photo.jpg, say). Others (TIFF, HEIC…) may be fine for the server: a named tile instead.
+const SHOWABLE = /^image\/(jpeg|png|webp|gif|bmp)$/;
+
+function showThumbs(files, box, refuse) {
   box.replaceChildren();
   for (const file of files.slice(0, 12)) {
     const img = document.createElement("img");
-    img.src = URL.createObjectURL(file);
     img.alt = file.name;
+    img.addEventListener("error", () => {
+      if (SHOWABLE.test(file.type)) { refuse(`“${file.name}” is not a picture: choose a JPEG, PNG or WebP photo.`); return; }
+      const tile = document.createElement("span");
+      tile.className = "thumb-name";
+      tile.textContent = file.name;
+      img.replaceWith(tile);
+    });
+    img.src = URL.createObjectURL(file);
     box.append(img);
   }
 }
@@ -73,17 +84,33 @@ function initCreate() {
   if (!form) return;
   const maxBytes = +form.dataset.maxBytes || 0;
   const content = $("#content"), drop = $("#drop"), style = $("#style"), formError = $("#form-error");
-  const watch = (input, thumbs, errorBox) => input.addEventListener("change", () => {
-    const files = Array.from(input.files || []);
-    const problem = fileProblem(files, maxBytes);
-    errorBox.textContent = problem;
-    errorBox.hidden = !problem;
-    if (problem) { input.value = ""; thumbs.replaceChildren(); return; }
-    formError.hidden = true;
-    showThumbs(files, thumbs);
-  });
+  const watch = (input, thumbs, errorBox) => {
+    const refuse = (problem) => {
+      errorBox.textContent = problem;
+      errorBox.hidden = !problem;
+      if (problem) { input.value = ""; thumbs.replaceChildren(); }
+    };
+    input.addEventListener("change", () => {
+      const files = Array.from(input.files || []);
+      refuse(fileProblem(files, maxBytes));
+      if (!files.length || !errorBox.hidden) return;
+      formError.hidden = true;
+      showThumbs(files, thumbs, refuse);
+    });
+  };
   watch(content, $("#content-thumbs"), $("#content-error"));
   watch(style, $("#style-thumbs"), $("#style-error"));
+  // A photo refused on the page is already said beside it: Paint it points there, rather than
+  // sending the form for a second message ("Choose a photo to paint") about the same photo.
+  const contentError = $("#content-error"), url = form.querySelector("input[name=content_url]");
+  form.addEventListener("submit", (e) => {
+    if (contentError.hidden || (content.files && content.files.length) || (url && url.value.trim())) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    formError.hidden = true;
+    contentError.scrollIntoView({ block: "center" });
+    drop.focus({ preventScroll: true });
+  });
   for (const ev of ["dragenter", "dragover"]) drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add("over"); });
   for (const ev of ["dragleave", "drop"]) drop.addEventListener(ev, () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => { e.preventDefault(); setFiles(content, Array.from(e.dataTransfer.files)); });
@@ -334,18 +361,29 @@ function initHistory() {
   }
   const live = () => $$("article.item[data-job]").filter((a) => ["queued", "running"].includes(a.dataset.status));
   if (!live().length || !window.fetch) return;
-  const update = (card, job) => {
-    if (card.dataset.status === job.status) return;
+  const show = (card, job) => {
     card.dataset.status = job.status;
     const badge = $(".badge", card);
     badge.className = `badge ${job.status}`;
     badge.textContent = LABELS[job.status] || job.status;
     const del = $("form.delete", card);
     if (del) del.hidden = job.status === "running";
-    if (job.result) {
+  };
+  const update = (card, job) => {
+    if (card.dataset.status === job.status || card.dataset.loading) return;
+    if (!job.result) { show(card, job); return; }
+    // "done" goes up with the painting, not over the photo while the painting loads
+    card.dataset.loading = "1";
+    const painting = new Image(), old = $("img", card);
+    painting.alt = old.alt;
+    painting.addEventListener("load", () => {
+      old.replaceWith(painting);
       $("a", card).href = `/jobs/${job.id}/result`;
-      $("img", card).src = `/api/v1/jobs/${job.id}/images/result?thumb=256`;
-    }
+      show(card, job);
+      delete card.dataset.loading;
+    });
+    painting.addEventListener("error", () => { show(card, job); delete card.dataset.loading; });
+    painting.src = `/api/v1/jobs/${job.id}/images/result?thumb=256`;
   };
   const timer = setInterval(async () => {
     const cards = live();
@@ -363,17 +401,26 @@ function initConfirm() {
 
 // --- the styles page: rename and delete saved styles in place (the forms work without this) -----
 
+const NAME_RULE = "A name is lower-case letters and digits, words joined by single hyphens (e.g. ink-wash).";
+
 function initStyles() {
   const list = $("#saved-styles");
   if (!list) return;
-  const err = $("#styles-error");
-  const say = (text) => { err.textContent = text || ""; err.hidden = !text; };
+  const err = $("#styles-error"), notice = $("#styles-notice");
+  const say = (text) => { err.textContent = text || ""; err.hidden = !text; if (text) notice.hidden = true; };
+  const tell = (text) => { notice.textContent = text; notice.hidden = false; };
   const problem = async (r) => {
     try { const body = await r.json(); return typeof body.detail === "string" ? body.detail : "That did not work."; }
     catch (e) { return "That did not work."; }
   };
   for (const item of $$(".saved-style", list)) {
     const rename = $(".style-rename", item), remove = $(".style-delete", item);
+    // the browser's own "Please match the requested format." does not say what the format is
+    const slug = rename.elements.name;
+    slug.addEventListener("input", () => slug.setCustomValidity(""));
+    slug.addEventListener("invalid", () => {
+      if (slug.validity.patternMismatch) slug.setCustomValidity(NAME_RULE);
+    });
     rename.addEventListener("submit", async (e) => {
       e.preventDefault();
       const name = item.dataset.name;
@@ -386,6 +433,7 @@ function initStyles() {
       if (!r || !r.ok) { say(r ? await problem(r) : "The server did not answer."); return; }
       const style = await r.json();
       say("");
+      tell(`Renamed to ${style.title} (${style.name}).`);
       item.dataset.name = style.name;
       rename.action = `/styles/${style.name}/rename`;
       remove.action = `/styles/${style.name}/delete`;
@@ -402,6 +450,7 @@ function initStyles() {
         .catch(() => null);
       if (!r || (!r.ok && r.status !== 404)) { say(r ? await problem(r) : "The server did not answer."); return; }
       say("");
+      tell(`Deleted ${remove.dataset.title}.`);
       item.remove();
       $("#no-saved").hidden = $$(".saved-style", list).length > 0;
     });

@@ -1,0 +1,102 @@
+"""What a new user meets first (issue 24): refused photos said once, renames that say what a name
+may be and that they worked, History that says "done" only over the painting."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .test_browser import ALL_IMAGES_LOADED, photo
+
+pytestmark = pytest.mark.slow
+
+
+def _visible_errors(page: Any) -> list[str]:
+    return [e.inner_text() for e in page.locator(".error").all() if e.is_visible()]
+
+
+def test_a_refused_photo_is_said_once_and_never_as_a_broken_picture(
+    gated_server: tuple[str, threading.Event], page: Any, tmp_path: Path
+) -> None:
+    base, _ = gated_server
+    page.goto(f"{base}/")
+    # a text file with a picture's name: the browser cannot show it, so it is said at once
+    fake = tmp_path / "notaphoto.jpg"
+    fake.write_text("shopping list")
+    page.set_input_files("#content", str(fake))
+    page.wait_for_function("() => !document.querySelector('#content-error').hidden")
+    assert "“notaphoto.jpg” is not a picture" in page.locator("#content-error").inner_text()
+    assert page.locator("#content-thumbs img").count() == 0
+    assert page.locator("#content").evaluate("i => i.files.length") == 0
+    # a photo over the size limit: one message beside it, and Paint it does not add a second
+    big = tmp_path / "huge.jpg"
+    with big.open("wb") as f:
+        f.truncate(26 * 1024 * 1024)
+    page.set_input_files("#content", str(big))
+    assert "“huge.jpg” is larger than 25 MiB" in page.locator("#content-error").inner_text()
+    page.click("#paint")
+    assert _visible_errors(page) == [page.locator("#content-error").inner_text()]
+    assert page.url == f"{base}/"
+    # a good photo clears it
+    page.set_input_files("#content", str(photo(tmp_path / "hills.jpg")))
+    page.wait_for_function(ALL_IMAGES_LOADED)
+    assert _visible_errors(page) == []
+
+
+def test_a_rename_says_what_a_name_may_be_and_that_it_worked(
+    gated_server: tuple[str, threading.Event], page: Any
+) -> None:
+    import base64
+
+    from support.images import png
+
+    base, _ = gated_server
+    page.goto(f"{base}/styles")
+    body = {"name": "Dusk", "image": base64.b64encode(png(60, 40, (200, 90, 40))).decode()}
+    assert page.request.post(f"{base}/api/v1/styles", data=body).status == 201
+    page.reload()
+    row = page.locator(".saved-style")
+    name = row.locator("input[name=name]")
+    name.fill("Bad Name!")
+    row.locator(".style-rename button").click()
+    message = name.evaluate("i => i.validationMessage")
+    assert "lower-case" in message and "ink-wash" in message, message
+    name.fill("evening-sky")
+    row.locator(".style-rename button").click()
+    notice = page.locator("#styles-notice")
+    notice.wait_for()
+    assert notice.inner_text() == "Renamed to Dusk (evening-sky)."
+
+
+def test_history_says_done_only_with_the_painting_in_view(
+    gated_server: tuple[str, threading.Event], page: Any, tmp_path: Path
+) -> None:
+    base, gate = gated_server
+    page.goto(f"{base}/")
+    page.set_input_files("#content", [str(photo(tmp_path / f"{n}.jpg")) for n in ("one", "two")])
+    page.locator(".style-pick", has_text="Gate Sky").click()
+    page.click("#paint")
+    page.wait_for_function("() => location.pathname === '/history'")
+    # every time a badge changes, note whether its card shows the painting, loaded
+    page.evaluate(
+        """() => {
+        window.seen = [];
+        new MutationObserver(() => {
+          for (const card of document.querySelectorAll('article.item')) {
+            if (card.querySelector('.badge').textContent !== 'done') continue;
+            const img = card.querySelector('img');
+            window.seen.push(img.src.includes('images/result') && img.complete && img.naturalWidth > 0);
+          }
+        }).observe(document.querySelector('.cards'), {subtree: true, childList: true, characterData: true});
+      }"""
+    )
+    gate.set()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('article.item .badge')].every(b => b.textContent === 'done')",
+        timeout=30_000,
+    )
+    seen = page.evaluate("window.seen")
+    assert seen and all(seen), seen
