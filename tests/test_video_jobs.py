@@ -156,7 +156,9 @@ def test_a_clip_is_painted_frame_by_frame_and_served_for_a_player(
     past = client.get(done["links"]["video"], headers={"Range": f"bytes={len(video.content)}-"})
     assert past.status_code == 416
     download = client.get(f"{done['links']['video']}?download=true")
-    assert download.headers["content-disposition"] == f'attachment; filename="impasto-{job["id"][:8]}.mp4"'
+    assert download.headers["content-disposition"] == 'attachment; filename="walk-starry-night-video.mp4"'
+    original = client.get(f"{done['links']['source']}?download=true").headers["content-disposition"]
+    assert original == 'attachment; filename="walk-original.mp4"'
     source = client.get(done["links"]["source"])
     assert source.content == clip and source.headers["content-type"] == "video/mp4"
     for kind in ("content", "result", "preview"):  # first frames: every picture link works as for photos

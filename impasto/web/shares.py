@@ -16,6 +16,7 @@ from ..service.runtime import Runtime
 from ..service.store import BlobNotFound
 from .deps import image_response, job_image_of, runtime
 from .identity import owner_of, require_csrf
+from .names import download_name
 from .pages import _titles, render
 
 router = APIRouter(include_in_schema=False)
@@ -44,7 +45,8 @@ def shared_picture(
     if kind == "photo" and not share.include_photo:
         raise BlobNotFound("photo")
     data, etag = job_image_of(rt, job, "result" if kind == "painting" else "content")
-    name = f"impasto-{job.id[:8]}-{kind}" if download else None
+    what = "result" if kind == "painting" else "content"
+    name = download_name(job.content_name, job.style_name, job.mode, what) if download else None
     return image_response(data, etag=etag, thumb=thumb, download=name, request=request)
 
 

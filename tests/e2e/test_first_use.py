@@ -100,3 +100,21 @@ def test_history_says_done_only_with_the_painting_in_view(
     )
     seen = page.evaluate("window.seen")
     assert seen and all(seen), seen
+
+
+def test_the_api_docs_lead_back_and_show_a_request_that_runs(
+    gated_server: tuple[str, threading.Event], page: Any, shot: Any
+) -> None:
+    base, _ = gated_server
+    page.goto(f"{base}/docs")
+    page.wait_for_selector(".swagger-ui .opblock-tag", timeout=30_000)
+    stylize = page.locator(".opblock:has([data-path='/api/v1/stylize'])")
+    stylize.locator(".opblock-summary").click()
+    example = stylize.locator(".body-param__example, .example.microlight, pre.microlight").first
+    example.wait_for()
+    text = example.inner_text()
+    assert '"style_name": "starry-night"' in text and '"content": "string"' not in text, text[:300]
+    shot(page, "6b-api-docs-stylize")
+    page.locator("#back-to-app a").click()
+    page.wait_for_url(f"{base}/")
+    assert page.locator("h1").inner_text() == "Turn a photo into a painting"
