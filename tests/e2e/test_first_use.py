@@ -118,3 +118,30 @@ def test_the_api_docs_lead_back_and_show_a_request_that_runs(
     page.locator("#back-to-app a").click()
     page.wait_for_url(f"{base}/")
     assert page.locator("h1").inner_text() == "Turn a photo into a painting"
+
+
+def test_cancel_answers_at_once_in_place(slow_server: str, page: Any, tmp_path: Path) -> None:
+    page.goto(f"{slow_server}/")
+    page.set_input_files("#content", str(photo(tmp_path / "p.jpg")))
+    page.locator(".style-pick", has_text="Slow Sky").click()
+    page.click("#paint")
+    page.wait_for_function("() => document.querySelector('#job')?.dataset.status === 'running'")
+    # every text the status line and the button show, in order
+    page.evaluate(
+        """() => {
+        window.sameDocument = true;
+        window.said = [];
+        const note = () => window.said.push(document.querySelector('#say').textContent + ' | ' +
+          document.querySelector('#cancel').textContent);
+        new MutationObserver(note).observe(document.querySelector('#job'),
+          {subtree: true, childList: true, characterData: true});
+      }"""
+    )
+    page.click("#cancel")
+    page.wait_for_function("() => document.querySelector('#job').dataset.status === 'cancelled'")
+    page.wait_for_selector("#see-result:not([hidden])")
+    said = page.evaluate("window.said")
+    assert said[0] == "Cancelling… | Cancelling…", said  # before the server has answered
+    assert page.evaluate("window.sameDocument") is True  # no page load
+    assert page.locator("#heading").inner_text() == "Cancelled"
+    assert page.locator("#see-result").inner_text() == "See the painting so far"

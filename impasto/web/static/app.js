@@ -215,6 +215,20 @@ function initJob() {
     } catch (e) { /* the sentence stays as it was */ }
   };
   if (finished(box.dataset.status)) return;  // the page already says how it ended
+  // Cancel answers at once, in place: the stream below then says how it ended
+  const cancelForm = $("#cancel-form");
+  cancelForm.addEventListener("submit", async (e) => {
+    if (!window.fetch) return;
+    e.preventDefault();
+    const button = $("#cancel");
+    button.disabled = true; button.textContent = "Cancelling…";
+    say.textContent = "Cancelling…";
+    const r = await fetch(`/api/v1/jobs/${id}/cancel`, { method: "POST", headers: { "x-csrf-token": csrfToken() } }).catch(() => null);
+    if (!r || (!r.ok && r.status !== 409)) {
+      button.disabled = false; button.textContent = "Cancel";
+      say.textContent = "Could not cancel: try again.";
+    }
+  });
   if (box.dataset.status === "queued") { lookAtQueue(); queueTimer = setInterval(lookAtQueue, 2000); }
 
   const src = new EventSource(`/api/v1/jobs/${id}/events`);
