@@ -165,7 +165,10 @@ def result_page(job_id: str, request: Request, rt: RT, me: Me) -> Response:
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
     if job.kind == "video":
         clip = VideoOptions.model_validate(job.options)
-        return render(request, "video_result.html", job=job, options=clip, titles=_titles(rt, me))
+        shares = list_shares(rt.db, job.id, me)
+        return render(
+            request, "video_result.html", job=job, options=clip, titles=_titles(rt, me), shares=shares
+        )
     options = job_options(job)
     balance = next((k for k, v in BALANCE.items() if v == options.style_weight), "balanced")
     return render(

@@ -3,11 +3,13 @@ may be and that they worked, History that says "done" only over the painting."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.clips import make_clip, shapes
 
 from .test_browser import ALL_IMAGES_LOADED, photo
 
@@ -145,3 +147,76 @@ def test_cancel_answers_at_once_in_place(slow_server: str, page: Any, tmp_path: 
     assert page.evaluate("window.sameDocument") is True  # no page load
     assert page.locator("#heading").inner_text() == "Cancelled"
     assert page.locator("#see-result").inner_text() == "See the painting so far"
+
+
+def _painted(page: Any, base: str, tmp_path: Path, style: str) -> str:
+    """A finished painting of the landscape (the page's own form), and its result page's URL."""
+    page.goto(f"{base}/")
+    page.set_input_files("#content", str(photo(tmp_path / "chicago.jpg")))
+    page.locator(".style-pick", has_text=style).click()
+    page.click("#paint")
+    page.wait_for_url(re.compile(r".*/result$"), timeout=30_000)
+    return str(page.url)
+
+
+def test_a_shared_painting_is_large_compares_previews_and_copies(
+    gated_server: tuple[str, threading.Event], page: Any, shot: Any, tmp_path: Path
+) -> None:
+    base, gate = gated_server
+    gate.set()
+    result = _painted(page, base, tmp_path, "Gate Sky")
+    page.check("input[name=include_photo]")
+    page.click("#share-create")
+    link = page.locator("a.share-link").first
+    assert link.inner_text() == f"{base}{link.get_attribute('href')}"  # the absolute link, to copy
+    page.goto(link.inner_text())
+    page.wait_for_function(ALL_IMAGES_LOADED)
+    url = page.url
+    # a pasted link previews: absolute og:image, a title, a large card
+    meta = page.evaluate(
+        "() => Object.fromEntries([...document.querySelectorAll('meta[property], meta[name]')]"
+        ".map(m => [m.getAttribute('property') || m.getAttribute('name'), m.content]))"
+    )
+    assert meta["og:title"] == "A painting in the style of Gate Sky"
+    assert meta["og:image"].startswith(f"{url}/painting") and meta["twitter:card"] == "summary_large_image"
+    preview = page.request.get(meta["og:image"])
+    assert preview.status == 200 and preview.headers["content-type"] == "image/jpeg"
+    # large, with the before/after slider
+    assert page.locator(".compare img.after").bounding_box()["width"] > 600
+    divider = page.locator("#divider")
+    divider.focus()
+    page.keyboard.press("Home")
+    assert divider.get_attribute("aria-valuenow") == "0"
+    # the link, copied with one click
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    assert page.locator("#share-url").input_value() == url
+    page.click("#copy-link")
+    page.wait_for_function("() => document.querySelector('#copy-said').textContent === 'Copied.'")
+    assert page.evaluate("() => navigator.clipboard.readText()") == url
+    shot(page, "11-share")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the painting fills the width
+    box = page.locator(".compare img.after").bounding_box()
+    assert box["width"] >= 350, box  # of 390
+    page.set_viewport_size({"width": 1440, "height": 900})
+    assert result.endswith("/result")
+
+
+def test_a_painted_clip_can_be_shared(clip_server: str, page: Any, shot: Any, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "walk.mp4", [shapes(i, 128, 96) for i in range(6)])
+    page.goto(f"{clip_server}/video")
+    page.set_input_files("#video", str(clip))
+    page.locator(".style-pick:has(input[value=clip-sky])").click()
+    page.click("#paint")
+    page.wait_for_url(re.compile(r".*/result$"), timeout=60_000)
+    page.click("#share-create")
+    page.goto(page.locator("a.share-link").first.inner_text())
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video#shared-video'); return v && v.readyState >= 2; }",
+        timeout=30_000,
+    )
+    assert page.locator("video#shared-video").evaluate("v => [v.videoWidth, v.videoHeight]") == [128, 96]
+    og = page.locator("meta[property='og:video']").get_attribute("content")
+    assert og == f"{page.url}/video"
+    title = page.locator("meta[property='og:title']").get_attribute("content")
+    assert title == "A clip in the style of Clip Sky"
+    shot(page, "12-share-clip")

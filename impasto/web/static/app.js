@@ -471,7 +471,26 @@ function initStyles() {
   }
 }
 
+// --- the share page: the link, copied with one click --------------------------------------------
+
+function initShareLink() {
+  const input = $("#share-url"), button = $("#copy-link"), said = $("#copy-said");
+  if (!input || !button) return;
+  input.addEventListener("focus", () => input.select());
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(input.value);
+      said.textContent = "Copied.";
+    } catch (err) {
+      input.focus();
+      input.select();
+      said.textContent = document.execCommand && document.execCommand("copy") ? "Copied." : "Selected: copy it with Ctrl+C.";
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   initCreate(); initVideoForm(); initJob(); initCompare(); initRating(); initAgain(); initHistory();
-  initConfirm(); initStyles();
+  initConfirm(); initStyles(); initShareLink();
 });
