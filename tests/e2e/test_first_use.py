@@ -208,6 +208,8 @@ def test_a_painted_clip_can_be_shared(clip_server: str, page: Any, shot: Any, tm
     page.locator(".style-pick:has(input[value=clip-sky])").click()
     page.click("#paint")
     page.wait_for_url(re.compile(r".*/result$"), timeout=60_000)
+    stars, pictures = page.locator("#rating").bounding_box(), page.locator(".triptych").bounding_box()
+    assert pictures["y"] - (stars["y"] + stars["height"]) >= 12  # the stars do not touch the pictures
     page.click("#share-create")
     page.goto(page.locator("a.share-link").first.inner_text())
     page.wait_for_function(
@@ -220,3 +222,61 @@ def test_a_painted_clip_can_be_shared(clip_server: str, page: Any, shot: Any, tm
     title = page.locator("meta[property='og:title']").get_attribute("content")
     assert title == "A clip in the style of Clip Sky"
     shot(page, "12-share-clip")
+
+
+FITS = """sel => {
+  const style = getComputedStyle(sel), ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = `${style.fontSize} ${style.fontFamily}`;
+  const text = ctx.measureText(sel.options[sel.selectedIndex].text).width;
+  const room = sel.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 16;
+  return [text, room];
+}"""
+
+
+def test_create_fits_a_laptop_and_a_phone(
+    gated_server: tuple[str, threading.Event], page: Any, shot: Any
+) -> None:
+    base, _ = gated_server
+    page.goto(f"{base}/")
+    for mode in ("fast", "quality"):  # the Size box shows all of what its choice says
+        page.check(f"input[name=mode][value={mode}]")
+        text, room = page.locator("select[name=size]").evaluate(FITS)
+        assert text <= room, (mode, text, room)
+    page.check("input[name=mode][value=fast]")
+    brush = page.locator("#brush-out")  # the Brush slider says its value, as Strength does
+    assert brush.inner_text() == "medium"
+    page.locator("input[name=brush]").fill("1")
+    assert brush.inner_text() == "broad"
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth") == 390  # nothing sticks out sideways
+    tops = {round(a.bounding_box()["y"]) for a in page.locator("header nav a").all()}
+    assert len(tops) == 1, tops  # one line, API included
+    paint = page.locator("#paint").bounding_box()
+    assert paint["y"] >= 0 and paint["y"] + paint["height"] <= 844  # Paint it in reach at once
+    page.locator(".step-how").scroll_into_view_if_needed()
+    paint = page.locator("#paint").bounding_box()
+    assert paint["y"] >= 0 and paint["y"] + paint["height"] <= 844
+    shot(page, "1d-create-phone")
+
+
+def test_the_progress_box_is_the_pictures_size_and_cancel_in_view(
+    slow_server: str, page: Any, shot: Any, tmp_path: Path
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{slow_server}/")
+    page.set_input_files("#content", str(photo(tmp_path / "p.jpg")))
+    page.locator(".style-pick", has_text="Slow Sky").click()
+    page.click("#paint")
+    page.wait_for_function("() => document.querySelector('#preview.shaped')")
+    box = page.locator(".preview").bounding_box()
+    picture = page.locator("#preview").bounding_box()
+    assert box["height"] - picture["height"] <= 24, (box, picture)  # its padding, no more
+    cancel = page.locator("#cancel").bounding_box()
+    assert cancel["y"] + cancel["height"] <= 844, cancel
+    for size in ({"width": 1440, "height": 900}, {"width": 1280, "height": 720}):
+        page.set_viewport_size(size)
+        cancel = page.locator("#cancel").bounding_box()
+        assert cancel["y"] + cancel["height"] <= size["height"], (size, cancel)
+    shot(page, "2d-job-progress-layout")
+    page.click("#cancel")

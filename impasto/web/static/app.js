@@ -79,6 +79,14 @@ function sendInBackground(form, formError, busy) {
   });
 }
 
+// What the empty Size choice means in each mode (the page without script says both at once).
+const SIZE_AUTO = { fast: "the photo's own size", quality: "512 px (default)" };
+
+// The brush slider's value in words at its ends and middle, as a number between them.
+function brushWord(v) {
+  return { 0: "fine", 0.5: "medium", 1: "broad" }[v] || v.toFixed(2);
+}
+
 function initCreate() {
   const form = $("#create-form");
   if (!form) return;
@@ -124,11 +132,19 @@ function initCreate() {
     for (const el of $$("[data-source]", form)) el.hidden = el.dataset.source !== source;
     const mode = (form.querySelector("input[name=mode]:checked") || {}).value || "fast";
     for (const el of $$("[data-mode]", form)) el.hidden = el.dataset.mode !== mode;
+    sizeAuto.textContent = SIZE_AUTO[mode] || sizeAuto.textContent;  // the whole of it fits the box
   };
+  const sizeAuto = $("#size-auto");
   form.addEventListener("change", sync);
   sync();
   const strength = form.querySelector("input[name=strength]"), out = $("#strength-out");
   if (strength && out) strength.addEventListener("input", () => { out.value = strength.value; });
+  const brush = form.querySelector("input[name=brush]"), brushOut = $("#brush-out");
+  if (brush && brushOut) {
+    const said = () => { brushOut.value = brushWord(+brush.value); };
+    brush.addEventListener("input", said);
+    said();
+  }
   sendInBackground(form, formError, "Starting…");
 }
 
@@ -196,6 +212,14 @@ function initJob() {
   const id = box.dataset.job;
   const bar = $("#bar"), say = $("#say"), line = $("#status-line"), heading = $("#heading");
   const preview = $("#preview"), err = $("#error"), wrap = $(".progress-wrap");
+  // the box takes the picture's shape once it is known (the photo, its previews and the painting
+  // share it): no taller than the picture, and the same size from the first preview to the end
+  const shape = () => {
+    if (preview.classList.contains("shaped") || !preview.naturalWidth) return;
+    preview.style.aspectRatio = `${preview.naturalWidth} / ${preview.naturalHeight}`;
+    preview.classList.add("shaped");
+  };
+  if (preview.complete) shape(); else preview.addEventListener("load", shape, { once: true });
   let queueTimer = null;
   const setStatus = (s) => {
     box.dataset.status = s;
