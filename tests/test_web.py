@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from support.fakes import FakeEngine
-from support.images import png
+from support.images import jpeg, png
 from support.web import as_browser, client_for, forms_without_token, wait_for
 
 
@@ -314,3 +316,26 @@ def test_an_error_about_a_file_keeps_the_files_own_name(client: TestClient) -> N
     assert "notaphoto.jpg: not an image" in r.text and "Notaphoto.jpg" not in r.text
     r = client.post("/", data={"style_name": "blue"}, follow_redirects=False)
     assert ">Choose a photo" in r.text  # a sentence still starts with a capital
+
+
+def test_a_sketch_is_painted_at_once_and_is_no_job(tmp_path: Path, engine: FakeEngine) -> None:
+    """Create's style strip: the photo painted small in a gallery style, even with no worker free
+    (here: none at all), so it never waits behind the queue's paintings; nothing is kept."""
+    from fastapi.testclient import TestClient
+
+    from impasto.service.config import Settings
+    from impasto.web import create_app
+
+    config = Settings(data_dir=tmp_path / "data", allowed_hosts=("testserver",))
+    with TestClient(create_app(config, stylize=engine, workers=False)) as client:
+        bare = client.post("/sketches/starry-night", content=jpeg(400, 300))
+        assert bare.status_code == 403  # no CSRF token: not from the page
+        as_browser(client)
+        r = client.post("/sketches/starry-night", content=jpeg(400, 300))
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
+        assert Image.open(io.BytesIO(r.content)).size == (192, 144)
+        assert engine.calls[-1]["mode"] == "fast" and engine.calls[-1]["style"] == "starry-night"
+        assert client.get("/api/v1/jobs").json()["total"] == 0
+        assert client.post("/sketches/no-such-style", content=jpeg()).status_code == 404
+        assert client.post("/sketches/udnie", content=b"shopping list").status_code == 422
+        assert client.post("/sketches/udnie", content=b"\xff" * (600 * 1024)).status_code == 413

@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from .. import __version__
 from ..api import MODES, mode_options
 from ..errors import ImpastoError
-from ..service import gallery, intake
+from ..service import gallery, intake, sketch
 from ..service.jobs import (
     ENGINE_FIELDS,
     JobConflict,
@@ -150,6 +150,20 @@ def _form_fields(fields: dict[str, str], balance: str) -> dict[str, str]:
     if mode == "quality" and "iterations" not in fields:
         fields.setdefault("time_budget", str(QUALITY_SECONDS))
     return fields
+
+
+@router.post("/sketches/{style_name}")
+async def sketch_of(style_name: str, request: Request, rt: RT, me: Me) -> Response:
+    """The page's photo (a small JPEG as the body) painted small in a gallery style, at once."""
+    require_csrf(request, None)
+    photo = bytearray()
+    async for chunk in request.stream():
+        photo += chunk
+        if len(photo) > sketch.MAX_BYTES:
+            break  # sketch() says why
+    viewer = owner_filter(me)
+    data = await run_in_threadpool(sketch.sketch, rt.ctx, bytes(photo), style_name[:100], viewer)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)

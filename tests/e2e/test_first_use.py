@@ -280,3 +280,32 @@ def test_the_progress_box_is_the_pictures_size_and_cancel_in_view(
         assert cancel["y"] + cancel["height"] <= size["height"], (size, cancel)
     shot(page, "2d-job-progress-layout")
     page.click("#cancel")
+
+
+def test_the_gallery_shows_the_photo_in_every_style_before_choosing(
+    live_server: str, page: Any, shot: Any, tmp_path: Path
+) -> None:
+    page.goto(f"{live_server}/")
+    jobs_before = page.request.get(f"{live_server}/api/v1/jobs").json()["total"]
+    picks = page.locator("#gallery .style-pick")
+    count = picks.count()
+    assert count >= 2
+    page.set_input_files("#content", str(photo(tmp_path / "harbour.jpg")))
+    assert page.locator("#sketch-hint").is_visible()
+    # the page stays usable while the strip fills in
+    page.check("input[name=mode][value=quality]")
+    page.check("input[name=mode][value=fast]")
+    done = f"() => document.querySelectorAll('#gallery .style-pick.sketched').length === {count}"
+    page.wait_for_function(done, timeout=120_000)
+    for i in range(count):
+        sketch = picks.nth(i).locator("img").first
+        assert (sketch.get_attribute("src") or "").startswith("blob:")
+        assert 0 < sketch.evaluate("i => Math.max(i.naturalWidth, i.naturalHeight)") <= 192
+        assert picks.nth(i).locator("img.inset").count() == 1  # the painting itself, small
+    last = picks.nth(count - 1)
+    last.click()  # choosing one is clicking it
+    assert last.locator("input").is_checked()
+    # sketches are not jobs: nothing was queued, nothing is kept
+    assert page.request.get(f"{live_server}/api/v1/jobs").json()["total"] == jobs_before
+    page.wait_for_function(ALL_IMAGES_LOADED)
+    shot(page, "1e-create-style-strip")

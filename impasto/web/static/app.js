@@ -145,7 +145,73 @@ function initCreate() {
     brush.addEventListener("input", said);
     said();
   }
+  initSketches(form, content);
   sendInBackground(form, formError, "Starting…");
+}
+
+// --- the style strip: once a photo is chosen, each gallery tile shows it painted in that style ---
+
+// The photo as a small JPEG (the server paints sketches of at most 192 px); rejects if the browser
+// cannot show it.
+async function smallJpeg(file, side) {
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.min(1, side / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+  canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  return new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("no picture"))), "image/jpeg", 0.9));
+}
+
+function showSketch(pick, url) {
+  const img = $("img", pick);
+  if (!img.dataset.painting) img.dataset.painting = img.src;
+  img.src = url;
+  let inset = $("img.inset", pick);
+  if (!inset) {
+    inset = document.createElement("img");
+    inset.className = "inset";
+    inset.alt = "";
+    img.after(inset);
+  }
+  inset.src = img.dataset.painting;
+  pick.classList.add("sketched");
+}
+
+function clearSketch(pick) {
+  const img = $("img", pick), inset = $("img.inset", pick);
+  if (img.dataset.painting) img.src = img.dataset.painting;
+  if (inset) inset.remove();
+  pick.classList.remove("sketched", "sketch-waiting");
+}
+
+// One sketch after another, in the background (the page stays usable, and a sketch is no job: it
+// never waits behind the queue); a new photo stops the old photo's strip.
+function initSketches(form, content) {
+  const gallery = $("#gallery", form), hint = $("#sketch-hint", form);
+  if (!gallery || !hint || !window.fetch || !window.createImageBitmap) return;
+  let run = 0;
+  content.addEventListener("change", async () => {
+    const mine = ++run, picks = $$(".style-pick", gallery);
+    picks.forEach(clearSketch);
+    hint.hidden = true;
+    const file = Array.from(content.files || [])[0];
+    if (!file) return;
+    let photo;
+    try { photo = await smallJpeg(file, 192); } catch (err) { return; }  // the page says what is wrong
+    hint.hidden = false;
+    for (const pick of picks) {
+      if (mine !== run) return;
+      pick.classList.add("sketch-waiting");
+      const name = $("input", pick).value;
+      const r = await fetch(`/sketches/${encodeURIComponent(name)}`, {
+        method: "POST", body: photo, headers: { "content-type": "image/jpeg", "x-csrf-token": csrfToken() },
+      }).catch(() => null);
+      if (mine !== run) return;
+      pick.classList.remove("sketch-waiting");
+      if (r && r.ok) showSketch(pick, URL.createObjectURL(await r.blob()));
+    }
+  });
 }
 
 // --- the video page: a clip, a style, how -------------------------------------------------------
