@@ -339,3 +339,23 @@ def test_a_sketch_is_painted_at_once_and_is_no_job(tmp_path: Path, engine: FakeE
         assert client.post("/sketches/no-such-style", content=jpeg()).status_code == 404
         assert client.post("/sketches/udnie", content=b"shopping list").status_code == 422
         assert client.post("/sketches/udnie", content=b"\xff" * (600 * 1024)).status_code == 413
+
+
+def test_a_fast_painting_is_redone_in_place_with_another_strength(
+    client: TestClient, engine: FakeEngine
+) -> None:
+    job_id = create(client).headers["location"].rsplit("/", 1)[1]
+    assert wait_for(client, job_id)["status"] == "succeeded"
+    page = client.get(f"/jobs/{job_id}/result").text
+    assert 'action="/jobs/' + job_id + '/strength"' in page
+    json = {"accept": "application/json"}
+    r = client.post(f"/jobs/{job_id}/strength", data={"strength": "0.3"}, headers=json)
+    assert r.status_code == 200 and r.json()["strength"] == 0.3, r.text
+    assert engine.calls[-1]["strength"] == 0.3 and engine.calls[-1]["mode"] == "fast"
+    job = client.get(f"/api/v1/jobs/{job_id}").json()  # the same job: its link and history entry
+    assert job["options"]["strength"] == 0.3 and job["status"] == "succeeded"
+    assert client.get("/api/v1/jobs").json()["total"] == 1
+    plain = client.post(f"/jobs/{job_id}/strength", data={"strength": "0.6"}, follow_redirects=False)
+    assert plain.status_code == 303 and plain.headers["location"] == f"/jobs/{job_id}/result"
+    for bad in ("2", "nan", "x"):
+        assert client.post(f"/jobs/{job_id}/strength", data={"strength": bad}).status_code == 422

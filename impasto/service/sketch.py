@@ -1,4 +1,5 @@
-"""Sketches: a photo painted small in one gallery style, at once, to choose a style by seeing it.
+"""Sketches: a photo painted small in one gallery style, at once, to choose a style by seeing it;
+and a finished fast painting painted again in place with another strength (:func:`restrength`).
 
 The Create page asks for one per gallery style as soon as a photo is chosen. A sketch is not a job:
 nothing is stored or queued, so it never waits behind the queue's paintings (a quality job takes
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 import threading
 
-from ..errors import NotFound, TooLarge
+from ..errors import Conflict, NotFound, TooLarge
 from ..imageio import encode_image, fit_long_side, load_image
 from ..progress import CancelToken, Event
 from . import gallery
-from .jobs import JobContext
+from .jobs import JobContext, JobNotFound, JobOptions
+from .models import Job, JobKind, Status
+from .refs import blob_in_use
+from .store import BlobPins
 
 SIDE = 192  # px, long side: the page shows sketches at about 120 px (240 on a sharp screen)
 MAX_BYTES = 512 * 1024  # the page sends its own small JPEG of the photo; no more is needed
@@ -43,3 +47,30 @@ def sketch(ctx: JobContext, photo: bytes, style_name: str, viewer: str | None) -
             image, style, progress=_quiet, cancel=CancelToken(), mode="fast", max_pixels=ctx.max_pixels
         )
     return encode_image(painted, "JPEG", quality=85)
+
+
+def restrength(ctx: JobContext, pins: BlobPins, job: Job, strength: float) -> Job:
+    """A finished fast painting painted again with another ``strength``, in place: the same job
+    (its history entry and its links), with the new picture and options; the old picture goes if
+    nothing else uses it. Like a sketch it is no job: it runs now (a fast painting takes a second)."""
+    if job.kind != JobKind.IMAGE or job.mode != "fast" or job.state != Status.SUCCEEDED:
+        raise Conflict("only a finished fast-mode painting can be redone with another strength")
+    options = JobOptions.model_validate({**job.options, "strength": strength})
+    content = ctx.store.get(job.content_sha)
+    style = ctx.store.get(job.style_sha) if job.style_sha else job.style_name
+    with _one_at_a_time:
+        image = ctx.engine()(
+            content, style, progress=_quiet, cancel=CancelToken(), max_pixels=ctx.max_pixels,
+            **options.engine_kwargs(),
+        )
+    sha = ctx.store.put(encode_image(image, "PNG"))
+    with ctx.db.session() as s:
+        row = s.get(Job, job.id)
+        if row is None:
+            raise JobNotFound(job.id)
+        old = row.result_sha
+        row.result_sha, row.result_width, row.result_height = sha, image.width, image.height
+        row.options = options.model_dump(exclude_none=True)
+    if old is not None and old != sha:
+        pins.delete_unused(ctx.store, [old], lambda blob: blob_in_use(ctx.db, blob))
+    return row

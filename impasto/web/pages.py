@@ -12,13 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from .. import __version__
 from ..api import MODES, mode_options
-from ..errors import ImpastoError
+from ..errors import ImpastoError, InvalidInput
 from ..service import gallery, intake, sketch
 from ..service.jobs import (
     ENGINE_FIELDS,
@@ -164,6 +164,24 @@ async def sketch_of(style_name: str, request: Request, rt: RT, me: Me) -> Respon
     viewer = owner_filter(me)
     data = await run_in_threadpool(sketch.sketch, rt.ctx, bytes(photo), style_name[:100], viewer)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.post("/jobs/{job_id}/strength")
+async def restrength_submit(job_id: str, request: Request, rt: RT, me: Me) -> Response:
+    """The result page's strength, redone in place (the page's script asks for JSON)."""
+    form = await request.form(max_files=0, max_fields=5)
+    require_csrf(request, form)
+    job = await run_in_threadpool(owned_job, rt.db, job_id, me)
+    try:
+        strength = float(str(form.get("strength", "")))
+    except ValueError:
+        strength = float("nan")  # refused below, as every other bad value
+    if not 0.0 <= strength <= 1.0:
+        raise InvalidInput("strength is a number from 0 to 1")
+    job = await run_in_threadpool(sketch.restrength, rt.ctx, rt.pins, job, strength)
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"strength": strength, "width": job.result_width, "height": job.result_height})
+    return RedirectResponse(f"/jobs/{job_id}/result", status_code=303)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)

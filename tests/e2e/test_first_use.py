@@ -291,7 +291,7 @@ def test_the_gallery_shows_the_photo_in_every_style_before_choosing(
     count = picks.count()
     assert count >= 2
     page.set_input_files("#content", str(photo(tmp_path / "harbour.jpg")))
-    assert page.locator("#sketch-hint").is_visible()
+    page.locator("#sketch-hint").wait_for()  # shown once the photo is read
     # the page stays usable while the strip fills in
     page.check("input[name=mode][value=quality]")
     page.check("input[name=mode][value=fast]")
@@ -309,3 +309,31 @@ def test_the_gallery_shows_the_photo_in_every_style_before_choosing(
     assert page.request.get(f"{live_server}/api/v1/jobs").json()["total"] == jobs_before
     page.wait_for_function(ALL_IMAGES_LOADED)
     shot(page, "1e-create-style-strip")
+
+
+def test_the_strength_is_redone_in_place_on_the_result_page(
+    live_server: str, page: Any, shot: Any, tmp_path: Path
+) -> None:
+    page.goto(f"{live_server}/")
+    page.set_input_files("#content", str(photo(tmp_path / "quay.jpg")))
+    page.locator("select[name=size]").select_option("256")
+    page.click("#paint")
+    page.wait_for_url(re.compile(r".*/result$"), timeout=60_000)
+    result_url = page.url
+    job_id = result_url.rsplit("/", 2)[1]
+    page.evaluate("() => { window.sameDocument = true; }")
+    before = page.locator(".compare img.after").get_attribute("src")
+    page.locator("#restrength input[name=strength]").fill("0.4")
+    page.locator("#restrength input[name=strength]").dispatch_event("change")
+    said = "() => document.querySelector('#restrength-said').textContent.startsWith('Redone')"
+    page.wait_for_function(said)
+    assert page.locator("#restrength-said").inner_text() == "Redone at strength 0.4."
+    assert page.evaluate("window.sameDocument") is True and page.url == result_url
+    assert page.locator(".compare img.after").get_attribute("src") != before  # the new picture
+    page.wait_for_function(ALL_IMAGES_LOADED)
+    job = page.request.get(f"{live_server}/api/v1/jobs/{job_id}").json()
+    assert job["options"]["strength"] == 0.4 and job["status"] == "succeeded"
+    shot(page, "3b-result-restrength")
+    page.goto(f"{live_server}/history")  # the history entry still leads to it
+    card = page.locator(f"article[data-job='{job_id}'] a").first
+    assert card.get_attribute("href") == f"/jobs/{job_id}/result"

@@ -444,6 +444,35 @@ function initRating() {
   });
 }
 
+// --- the result page: another strength, redone in place (the same job, link and history entry) --
+
+function initRestrength() {
+  const form = $("#restrength");
+  if (!form || !window.fetch) return;
+  const range = form.elements.strength, out = $("#restrength-out"), said = $("#restrength-said"), go = $("#restrength-go");
+  go.hidden = true;  // the slider does it; the button is for pages without script
+  let round = 0;
+  const redo = async () => {
+    const mine = ++round;
+    said.textContent = "Painting it again…";
+    const r = await fetch(form.action, {
+      method: "POST", body: new FormData(form), headers: { accept: "application/json", "x-csrf-token": csrfToken() },
+    }).catch(() => null);
+    if (mine !== round) return;  // a newer strength is on its way
+    if (!r || !r.ok) { said.textContent = "That did not work: try again."; return; }
+    const done = await r.json();
+    for (const img of $$("img[src*='/images/result']")) {
+      const url = new URL(img.src, window.location.href);
+      url.searchParams.set("v", String(Date.now()));
+      img.src = url.pathname + url.search;
+    }
+    said.textContent = `Redone at strength ${done.strength}.`;
+  };
+  range.addEventListener("input", () => { out.value = range.value; });
+  range.addEventListener("change", redo);
+  form.addEventListener("submit", (e) => { e.preventDefault(); redo(); });
+}
+
 function initAgain() {
   const again = $("form.again");
   if (!again) return;
@@ -582,5 +611,5 @@ function initShareLink() {
 
 document.addEventListener("DOMContentLoaded", () => {
   initCreate(); initVideoForm(); initJob(); initCompare(); initRating(); initAgain(); initHistory();
-  initConfirm(); initStyles(); initShareLink();
+  initConfirm(); initStyles(); initShareLink(); initRestrength();
 });
