@@ -359,3 +359,34 @@ def test_a_fast_painting_is_redone_in_place_with_another_strength(
     assert plain.status_code == 303 and plain.headers["location"] == f"/jobs/{job_id}/result"
     for bad in ("2", "nan", "x"):
         assert client.post(f"/jobs/{job_id}/strength", data={"strength": bad}).status_code == 422
+
+
+def test_a_flood_of_sketches_is_told_to_come_back(tmp_path: Path, engine: FakeEngine) -> None:
+    """Sketches run one at a time; a few may wait (each holds a server thread), more get a 503."""
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from impasto.service import sketch
+    from impasto.service.config import Settings
+    from impasto.web import create_app
+
+    engine.gate = threading.Event()
+    config = Settings(data_dir=tmp_path / "data", allowed_hosts=("testserver",))
+    with TestClient(create_app(config, stylize=engine, workers=False)) as client:
+        as_browser(client)
+        answers: list[int] = []
+        post = lambda: answers.append(client.post("/sketches/udnie", content=jpeg()).status_code)  # noqa: E731
+        waiting = [threading.Thread(target=post) for _ in range(4)]
+        for thread in waiting:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while sketch._waiting._value > 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        r = client.post("/sketches/udnie", content=jpeg())
+        assert r.status_code == 503 and "Retry-After" in r.headers
+        engine.gate.set()
+        for thread in waiting:
+            thread.join(30)
+        assert answers == [200] * 4

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import threading
 
-from ..errors import Conflict, NotFound, TooLarge
+from PIL import Image
+
+from ..errors import Conflict, NotFound, TooLarge, Unavailable
 from ..imageio import encode_image, fit_long_side, load_image
 from ..progress import CancelToken, Event
 from . import gallery
@@ -24,6 +26,22 @@ SIDE = 192  # px, long side: the page shows sketches at about 120 px (240 on a s
 MAX_BYTES = 512 * 1024  # the page sends its own small JPEG of the photo; no more is needed
 MAX_PIXELS = 1024 * 1024  # refused before decoding: the page's picture is SIDE-ish px on a side
 _one_at_a_time = threading.Lock()
+# Requests waiting for the lock hold a server thread each: a few may wait, more are told to come back
+# (a page asks for its sketches one after another, so only a flood meets this).
+_waiting = threading.BoundedSemaphore(4)
+
+
+def _painting(ctx: JobContext, content: object, style: object, **options: object) -> Image.Image:
+    """One fast painting now, one at a time in this process; 503 when too many are waiting."""
+    if not _waiting.acquire(blocking=False):
+        raise Unavailable("too many sketches at once: try again in a moment", retry_after=2.0)
+    try:
+        with _one_at_a_time:
+            return ctx.engine()(
+                content, style, progress=_quiet, cancel=CancelToken(), max_pixels=ctx.max_pixels, **options
+            )
+    finally:
+        _waiting.release()
 
 
 def _quiet(_event: Event) -> None:
@@ -42,10 +60,7 @@ def sketch(ctx: JobContext, photo: bytes, style_name: str, viewer: str | None) -
     if max(image.size) > SIDE:
         image = fit_long_side(image, SIDE)
     style = ctx.store.get(entry.sha) if entry.sha else entry.name
-    with _one_at_a_time:
-        painted = ctx.engine()(
-            image, style, progress=_quiet, cancel=CancelToken(), mode="fast", max_pixels=ctx.max_pixels
-        )
+    painted = _painting(ctx, image, style, mode="fast")
     return encode_image(painted, "JPEG", quality=85)
 
 
@@ -58,11 +73,7 @@ def restrength(ctx: JobContext, pins: BlobPins, job: Job, strength: float) -> Jo
     options = JobOptions.model_validate({**job.options, "strength": strength})
     content = ctx.store.get(job.content_sha)
     style = ctx.store.get(job.style_sha) if job.style_sha else job.style_name
-    with _one_at_a_time:
-        image = ctx.engine()(
-            content, style, progress=_quiet, cancel=CancelToken(), max_pixels=ctx.max_pixels,
-            **options.engine_kwargs(),
-        )
+    image = _painting(ctx, content, style, **options.engine_kwargs())
     sha = ctx.store.put(encode_image(image, "PNG"))
     with ctx.db.session() as s:
         row = s.get(Job, job.id)
