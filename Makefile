@@ -14,7 +14,9 @@ $(PY):
 	python3 -m venv $(VENV)
 
 $(VENV)/.web: pyproject.toml constraints.txt | $(PY)
+	@echo "Installing Impasto with PyTorch and the web app into $(VENV): once, a minute or two (about 1 GB)…"
 	$(PIP) -e '.[web]'
+	@echo "Installed. The command line is $(VENV)/bin/impasto (or run: source $(VENV)/bin/activate)."
 	touch $@
 
 $(VENV)/.dev: pyproject.toml constraints.txt | $(PY)
@@ -24,8 +26,10 @@ $(VENV)/.dev: pyproject.toml constraints.txt | $(PY)
 install-web: $(VENV)/.web
 install: $(VENV)/.dev
 
+# A short log for a person (jobs, warnings, errors), also when make's output is not a terminal;
+# IMPASTO_LOG_FORMAT=json make run gives the JSON lines, one per request too.
 run: $(VENV)/.web
-	$(VENV)/bin/impasto serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
+	IMPASTO_LOG_FORMAT=$${IMPASTO_LOG_FORMAT:-text} $(VENV)/bin/impasto serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check impasto tests bench

@@ -131,10 +131,14 @@ def check_paintable(size: tuple[int, int], long_side: int | None, label: str) ->
     """Refuse a photo whose painting would be thinner than the engines can paint."""
     width, height = painted_size(size, long_side)
     if min(width, height) < MIN_SIDE:
-        at = f" at {long_side} px" if long_side is not None else ""
+        if (width, height) == tuple(size):  # painted at its own size: say so once
+            side = "high" if height < width else "wide"
+            what = f"a {width}x{height} picture is {min(width, height)} px {side}"
+        else:
+            what = f"a {size[0]}x{size[1]} picture painted at {long_side} px is {width}x{height}"
         raise ImageError(
-            f"{label}: a {size[0]}x{size[1]} picture painted{at} is {width}x{height}; Impasto paints "
-            f"{MIN_SIDE} px or more a side (give a larger size, or crop the picture)"
+            f"{label}: {what}; Impasto paints {MIN_SIDE} px or more a side (give a larger size, "
+            "or crop the picture)"
         )
 
 

@@ -95,7 +95,8 @@ def test_multipart_job_runs_to_a_result_with_events_and_images(
         Image.open(io.BytesIO(r.content)).verify()
     full = client.get(f"/api/v1/jobs/{job['id']}/images/result?format=jpeg&download=true")
     assert full.headers["content-type"] == "image/jpeg"
-    assert full.headers["content-disposition"].startswith('attachment; filename="impasto-')
+    # the name says what it is: the photo, the style (an upload: "own-style"), the mode
+    assert full.headers["content-disposition"] == 'attachment; filename="p0-own-style-fast.jpg"'
     assert Image.open(io.BytesIO(full.content)).size == (96, 72)
     thumb = client.get(f"/api/v1/jobs/{job['id']}/images/content?thumb=32")
     assert Image.open(io.BytesIO(thumb.content)).size[0] == 32
@@ -465,3 +466,15 @@ def test_a_queued_job_says_exactly_how_many_are_ahead(tmp_path: Path, db_url: st
         client.post(f"/api/v1/jobs/{queued[0]}/cancel")
         assert client.get(f"/api/v1/jobs/{queued[2]}").json()["ahead"] == 1
         held.gate.set()
+
+
+def test_the_openapi_stylize_example_is_a_request_that_runs(client: TestClient) -> None:
+    """Swagger UI's "Try it out" sends the schema's example as it is: it must paint something."""
+    schema = client.get("/api/v1/openapi.json").json()
+    assert '<a href="/"' in client.get("/docs").text  # and the docs lead back to the app
+    example = schema["components"]["schemas"]["StylizeRequest"]["examples"][0]
+    assert example["content"] != "string" and "size" not in example and "iterations" not in example
+    r = client.post("/api/v1/stylize", json=example)
+    assert r.status_code == 200, r.text
+    painted = Image.open(io.BytesIO(base64.b64decode(r.json()["image"])))
+    assert painted.size == (96, 64)  # fast mode paints at the photo's own size

@@ -306,3 +306,49 @@ def test_log_messages_carry_no_internal_notes(tmp_path: Path, caplog: pytest.Log
         Database(f"sqlite:///{tmp_path / 'a.db'}").migrate()  # alembic logs each migration's title
     assert any("Running upgrade" in r.getMessage() for r in caplog.records)
     assert not [r.getMessage() for r in caplog.records if re.search(r"\(issue \d+\)", r.getMessage())]
+
+
+def test_the_log_at_a_terminal_is_short_and_for_a_person(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make run`: jobs, warnings and errors in plain words; no line per HTTP request, no JSON."""
+    import logging
+
+    from impasto.service import logs
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        for fmt, per_request in (("text", False), ("json", True)):
+            monkeypatch.setenv("IMPASTO_LOG_FORMAT", fmt)
+            logs.setup("info")
+            logging.getLogger("uvicorn.access").info('127.0.0.1:5 - "GET /history HTTP/1.1" 200')
+            logging.getLogger("uvicorn.error").info("Waiting for application startup.")
+            logging.getLogger("alembic.runtime.migration").info("Will assume non-transactional DDL.")
+            logging.getLogger("impasto.service.lifecycle").info("job 3f succeeded")
+            logging.getLogger("uvicorn.error").error("Exception in ASGI application")
+            err = capsys.readouterr().err
+            assert ("GET /history" in err) is per_request, err
+            assert "job 3f succeeded" in err and "Exception in ASGI application" in err
+            if fmt == "text":
+                assert "{" not in err and "Waiting for application" not in err and "DDL" not in err
+                first, second = err.splitlines()
+                assert re.fullmatch(r"\d\d:\d\d:\d\d job 3f succeeded", first), err
+                assert re.fullmatch(r"\d\d:\d\d:\d\d ERROR: Exception in ASGI application", second)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def test_make_run_says_what_the_first_install_does_and_logs_for_a_person(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).parents[1]
+    command = ["make", "-n", "run", f"VENV={tmp_path / 'venv'}"]
+    planned = subprocess.run(command, cwd=root, capture_output=True, text=True, check=True).stdout
+    assert "once, a minute or two" in planned  # before pip's quiet install
+    assert f"{tmp_path / 'venv'}/bin/impasto (or run: source" in planned  # where the CLI is then
+    assert "IMPASTO_LOG_FORMAT=${IMPASTO_LOG_FORMAT:-text}" in planned

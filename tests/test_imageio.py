@@ -13,7 +13,7 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from impasto.errors import ImageError
-from impasto.imageio import fit_long_side, load_image, save_image
+from impasto.imageio import check_paintable, fit_long_side, load_image, save_image
 
 
 def encoded(img: Image.Image, fmt: str, **kw: object) -> bytes:
@@ -144,3 +144,12 @@ def test_save_formats_round_trip(tmp_path: Path, suffix: str) -> None:
 def test_save_refuses_unknown_suffix(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match=r"\.png, \.jpg"):
         save_image(Image.new("RGB", (4, 4)), tmp_path / "out.gif")
+
+
+def test_too_thin_says_the_size_once_when_painted_as_it_is() -> None:
+    with pytest.raises(ImageError) as own:
+        check_paintable((2000, 10), None, "strip.png")
+    assert str(own.value).startswith("strip.png: a 2000x10 picture is 10 px high; Impasto paints 16 px")
+    with pytest.raises(ImageError) as scaled:
+        check_paintable((100, 10), 64, "strip.png")
+    assert "a 100x10 picture painted at 64 px is 64x6;" in str(scaled.value)

@@ -141,6 +141,7 @@ def test_cli_and_web_share_one_gallery(
     assert main(["styles"]) == 0
     listed = capsys.readouterr().out
     assert "from-the-web" in listed and "from-cli" in listed  # saved on the web, seen by the CLI
+    assert "From the CLI (yours)\n" in listed and "  (yours)" not in listed  # one space, as in prose
     assert main(["styles", "rename", "from-the-web", "webby", "--title", "Webby"]) == 0
     assert main(["styles", "delete", "from-cli"]) == 0
     capsys.readouterr()

@@ -156,7 +156,9 @@ def test_a_clip_is_painted_frame_by_frame_and_served_for_a_player(
     past = client.get(done["links"]["video"], headers={"Range": f"bytes={len(video.content)}-"})
     assert past.status_code == 416
     download = client.get(f"{done['links']['video']}?download=true")
-    assert download.headers["content-disposition"] == f'attachment; filename="impasto-{job["id"][:8]}.mp4"'
+    assert download.headers["content-disposition"] == 'attachment; filename="walk-starry-night-video.mp4"'
+    original = client.get(f"{done['links']['source']}?download=true").headers["content-disposition"]
+    assert original == 'attachment; filename="walk-original.mp4"'
     source = client.get(done["links"]["source"])
     assert source.content == clip and source.headers["content-type"] == "video/mp4"
     for kind in ("content", "result", "preview"):  # first frames: every picture link works as for photos
@@ -332,7 +334,7 @@ def test_the_video_page_makes_a_job_and_comes_back_with_the_message(
     job = wait_for(client, made.headers["location"].rsplit("/", 1)[1])
     assert job["options"]["flow"] is False and job["status"] == "succeeded"
     refused = client.post("/video", data=fields, files={"video": ("notes.txt", b"words", "text/plain")})
-    assert refused.status_code == 422 and "Notes.txt: not a video" in refused.text
+    assert refused.status_code == 422 and "notes.txt: not a video" in refused.text
     assert 'value="false" selected' in refused.text  # the choices stay
 
 

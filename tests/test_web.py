@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from support.fakes import FakeEngine
-from support.images import png
+from support.images import jpeg, png
 from support.web import as_browser, client_for, forms_without_token, wait_for
 
 
@@ -304,3 +306,87 @@ def test_a_running_job_page_says_painting_once(client: TestClient, engine: FakeE
     assert re.search(r'<span id="say">(Getting ready…|\d+ % done)</span>', page), page
     engine.gate.set()
     wait_for(client, job_id)
+
+
+def test_an_error_about_a_file_keeps_the_files_own_name(client: TestClient) -> None:
+    """The page capitalises the first letter of a sentence, not of a file name that opens it."""
+    files = [("content", ("notaphoto.jpg", b"shopping list", "image/jpeg"))]
+    r = client.post("/", files=files, data={"style_name": "blue"}, follow_redirects=False)
+    assert r.status_code == 422
+    assert "notaphoto.jpg: not an image" in r.text and "Notaphoto.jpg" not in r.text
+    r = client.post("/", data={"style_name": "blue"}, follow_redirects=False)
+    assert ">Choose a photo" in r.text  # a sentence still starts with a capital
+
+
+def test_a_sketch_is_painted_at_once_and_is_no_job(tmp_path: Path, engine: FakeEngine) -> None:
+    """Create's style strip: the photo painted small in a gallery style, even with no worker free
+    (here: none at all), so it never waits behind the queue's paintings; nothing is kept."""
+    from fastapi.testclient import TestClient
+
+    from impasto.service.config import Settings
+    from impasto.web import create_app
+
+    config = Settings(data_dir=tmp_path / "data", allowed_hosts=("testserver",))
+    with TestClient(create_app(config, stylize=engine, workers=False)) as client:
+        bare = client.post("/sketches/starry-night", content=jpeg(400, 300))
+        assert bare.status_code == 403  # no CSRF token: not from the page
+        as_browser(client)
+        r = client.post("/sketches/starry-night", content=jpeg(400, 300))
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
+        assert Image.open(io.BytesIO(r.content)).size == (192, 144)
+        assert engine.calls[-1]["mode"] == "fast" and engine.calls[-1]["style"] == "starry-night"
+        assert client.get("/api/v1/jobs").json()["total"] == 0
+        assert client.post("/sketches/no-such-style", content=jpeg()).status_code == 404
+        assert client.post("/sketches/udnie", content=b"shopping list").status_code == 422
+        assert client.post("/sketches/udnie", content=b"\xff" * (600 * 1024)).status_code == 413
+
+
+def test_a_fast_painting_is_redone_in_place_with_another_strength(
+    client: TestClient, engine: FakeEngine
+) -> None:
+    job_id = create(client).headers["location"].rsplit("/", 1)[1]
+    assert wait_for(client, job_id)["status"] == "succeeded"
+    page = client.get(f"/jobs/{job_id}/result").text
+    assert 'action="/jobs/' + job_id + '/strength"' in page
+    json = {"accept": "application/json"}
+    r = client.post(f"/jobs/{job_id}/strength", data={"strength": "0.3"}, headers=json)
+    assert r.status_code == 200 and r.json()["strength"] == 0.3, r.text
+    assert engine.calls[-1]["strength"] == 0.3 and engine.calls[-1]["mode"] == "fast"
+    job = client.get(f"/api/v1/jobs/{job_id}").json()  # the same job: its link and history entry
+    assert job["options"]["strength"] == 0.3 and job["status"] == "succeeded"
+    assert client.get("/api/v1/jobs").json()["total"] == 1
+    plain = client.post(f"/jobs/{job_id}/strength", data={"strength": "0.6"}, follow_redirects=False)
+    assert plain.status_code == 303 and plain.headers["location"] == f"/jobs/{job_id}/result"
+    for bad in ("2", "nan", "x"):
+        assert client.post(f"/jobs/{job_id}/strength", data={"strength": bad}).status_code == 422
+
+
+def test_a_flood_of_sketches_is_told_to_come_back(tmp_path: Path, engine: FakeEngine) -> None:
+    """Sketches run one at a time; a few may wait (each holds a server thread), more get a 503."""
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from impasto.service import sketch
+    from impasto.service.config import Settings
+    from impasto.web import create_app
+
+    engine.gate = threading.Event()
+    config = Settings(data_dir=tmp_path / "data", allowed_hosts=("testserver",))
+    with TestClient(create_app(config, stylize=engine, workers=False)) as client:
+        as_browser(client)
+        answers: list[int] = []
+        post = lambda: answers.append(client.post("/sketches/udnie", content=jpeg()).status_code)  # noqa: E731
+        waiting = [threading.Thread(target=post) for _ in range(4)]
+        for thread in waiting:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while sketch._waiting._value > 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        r = client.post("/sketches/udnie", content=jpeg())
+        assert r.status_code == 503 and "Retry-After" in r.headers
+        engine.gate.set()
+        for thread in waiting:
+            thread.join(30)
+        assert answers == [200] * 4

@@ -84,7 +84,7 @@ def run_list(args: argparse.Namespace) -> int:
     entries = gallery.list_styles()
     width = max((len(e.name) for e in entries), default=4)
     for entry in entries:
-        origin = "" if entry.builtin else "  (yours)"
+        origin = "" if entry.builtin else " (yours)"
         year = f" ({entry.year})" if entry.year else ""
         artist = f", {entry.artist}" if entry.artist else ""
         print(f"{entry.name:<{width}}  {entry.title}{artist}{year}{origin}")

@@ -37,13 +37,39 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+class HumanFormatter(logging.Formatter):
+    """``08:21:03 job 3f… succeeded``; warnings and errors say so (``08:21:04 ERROR: …``)."""
+
+    def __init__(self) -> None:
+        super().__init__(datefmt="%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = self.formatTime(record, self.datefmt)
+        level = f" {record.levelname}:" if record.levelno >= logging.WARNING else ""
+        line = f"{when}{level} {record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def for_a_person(record: logging.LogRecord) -> bool:
+    """What a person at a terminal wants to read: not a line per HTTP request, nor the server's and
+    the migrations' start-up chatter (the serve command prints its address; "database ready" says
+    the rest), but jobs, warnings and errors."""
+    if record.name == "uvicorn.access":
+        return False
+    return not (record.name.startswith(("uvicorn", "alembic")) and record.levelno < logging.WARNING)
+
+
 def setup(level: str = "info", node: str | None = None) -> None:
-    """Log lines on stderr for the root logger: plain text for a person at a terminal, JSON objects
-    otherwise (services, files); ``IMPASTO_LOG_FORMAT=json|text`` decides explicitly."""
+    """Log lines on stderr for the root logger: a short human log at a terminal (jobs, warnings,
+    errors; no line per request), JSON objects otherwise (services, files: every request too);
+    ``IMPASTO_LOG_FORMAT=json|text`` decides explicitly."""
     handler = logging.StreamHandler()
     default = "text" if sys.stderr.isatty() else "json"
     if os.environ.get("IMPASTO_LOG_FORMAT", default).lower() == "text":
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(HumanFormatter())
+        handler.addFilter(for_a_person)
     else:
         handler.setFormatter(JsonFormatter(node))
     root = logging.getLogger()

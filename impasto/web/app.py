@@ -117,6 +117,14 @@ def _methods(request: Request) -> set[str]:
     return methods
 
 
+# The API docs page is Swagger UI's; this bar leads back to the app (in the app's colours).
+BACK_TO_APP = (
+    '<body><nav id="back-to-app" style="background:#2b2622;padding:.7rem 1.5rem;font-family:Georgia,serif">'
+    '<a href="/" style="color:#f6d8a8;text-decoration:none;font-size:1.05rem">← Impasto: back to the app</a>'
+    "</nav>"
+)
+
+
 def _offline_docs(app: FastAPI) -> None:
     """``/docs``: Swagger UI from the ``swagger-ui-bundle-v2`` package, so the API docs work with no
     internet (FastAPI's default page loads Swagger UI from a CDN); and the site's icon."""
@@ -125,7 +133,7 @@ def _offline_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=app.openapi_url or "/api/v1/openapi.json",
             title="Impasto API",
             swagger_js_url=f"{assets}/swagger-ui-bundle.js",
@@ -133,6 +141,8 @@ def _offline_docs(app: FastAPI) -> None:
             swagger_favicon_url="/favicon.ico",
             swagger_ui_parameters={"validatorUrl": None},
         )
+        html = bytes(page.body).decode("utf-8").replace("<body>", BACK_TO_APP, 1)
+        return HTMLResponse(html, status_code=page.status_code)
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> FileResponse:

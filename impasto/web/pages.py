@@ -12,14 +12,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from .. import __version__
 from ..api import MODES, mode_options
-from ..errors import ImpastoError
-from ..service import gallery, intake
+from ..errors import ImpastoError, InvalidInput
+from ..service import gallery, intake, sketch
 from ..service.jobs import (
     ENGINE_FIELDS,
     JobConflict,
@@ -37,11 +37,12 @@ from .deps import client_id, runtime
 from .errors import headers_for, status_for
 from .forms import from_form
 from .identity import CSRF_FIELD, owner_of, require_csrf
-from .names import photo_title, style_title
+from .names import photo_title, sentence, style_title
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals.update(version=__version__, photo_title=photo_title, style_title=style_title)
+templates.env.filters["sentence"] = sentence
 RT = Annotated[Runtime, Depends(runtime)]
 Me = Annotated[Owner, Depends(owner_of)]
 
@@ -151,6 +152,38 @@ def _form_fields(fields: dict[str, str], balance: str) -> dict[str, str]:
     return fields
 
 
+@router.post("/sketches/{style_name}")
+async def sketch_of(style_name: str, request: Request, rt: RT, me: Me) -> Response:
+    """The page's photo (a small JPEG as the body) painted small in a gallery style, at once."""
+    require_csrf(request, None)
+    photo = bytearray()
+    async for chunk in request.stream():
+        photo += chunk
+        if len(photo) > sketch.MAX_BYTES:
+            break  # sketch() says why
+    viewer = owner_filter(me)
+    data = await run_in_threadpool(sketch.sketch, rt.ctx, bytes(photo), style_name[:100], viewer)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.post("/jobs/{job_id}/strength")
+async def restrength_submit(job_id: str, request: Request, rt: RT, me: Me) -> Response:
+    """The result page's strength, redone in place (the page's script asks for JSON)."""
+    form = await request.form(max_files=0, max_fields=5)
+    require_csrf(request, form)
+    job = await run_in_threadpool(owned_job, rt.db, job_id, me)
+    try:
+        strength = float(str(form.get("strength", "")))
+    except ValueError:
+        strength = float("nan")  # refused below, as every other bad value
+    if not 0.0 <= strength <= 1.0:
+        raise InvalidInput("strength is a number from 0 to 1")
+    job = await run_in_threadpool(sketch.restrength, rt.ctx, rt.pins, job, strength)
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"strength": strength, "width": job.result_width, "height": job.result_height})
+    return RedirectResponse(f"/jobs/{job_id}/result", status_code=303)
+
+
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(job_id: str, request: Request, rt: RT, me: Me) -> Response:
     job = owned_job(rt.db, job_id, me)
@@ -164,7 +197,10 @@ def result_page(job_id: str, request: Request, rt: RT, me: Me) -> Response:
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
     if job.kind == "video":
         clip = VideoOptions.model_validate(job.options)
-        return render(request, "video_result.html", job=job, options=clip, titles=_titles(rt, me))
+        shares = list_shares(rt.db, job.id, me)
+        return render(
+            request, "video_result.html", job=job, options=clip, titles=_titles(rt, me), shares=shares
+        )
     options = job_options(job)
     balance = next((k for k, v in BALANCE.items() if v == options.style_weight), "balanced")
     return render(

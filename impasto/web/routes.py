@@ -27,6 +27,7 @@ from .deps import IMMUTABLE, ImageKind, client_id, image_response, job_image, ru
 from .forms import decode_b64, from_form, from_json, read_upload
 from .identity import owner_of
 from .jsonbody import LimitedJSONRoute
+from .names import download_name
 from .schemas import (
     ErrorOut,
     HealthOut,
@@ -267,7 +268,10 @@ def job_picture(
 ) -> Response:
     """The job's photo (`content`), `style`, latest `preview`, or `result` (PNG; JPEG on request)."""
     data, etag = job_image(rt, job_id, kind, me)
-    name = f"impasto-{job_id[:8]}-{kind}" if download else None
+    name = None
+    if download:
+        job = owned_job(rt.db, job_id, me)
+        name = download_name(job.content_name, job.style_name, job.mode, kind)
     return image_response(data, etag=etag, thumb=thumb, fmt=format, download=name, request=request)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from datetime import datetime
 from typing import Any, Literal
 
+from PIL import Image, ImageDraw
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..service.jobs import JobOptions
@@ -30,7 +33,26 @@ class JobCreate(JobOptions):
     )
 
 
+def _example_photo() -> str:
+    """A tiny landscape (96×64 JPEG: sky, hill, sun) as Base64: OpenAPI's example runs as it is."""
+    img = Image.new("RGB", (96, 64))
+    draw = ImageDraw.Draw(img)
+    for y in range(64):
+        draw.line([(0, y), (96, y)], fill=(90 + y, 150 + y // 2, 230 - y))
+    draw.ellipse([66, 8, 82, 24], fill=(250, 220, 90))
+    draw.polygon([(0, 64), (0, 42), (30, 30), (60, 46), (96, 34), (96, 64)], fill=(60, 120, 60))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=85)
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
 class StylizeRequest(JobCreate):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"content": _example_photo(), "style_name": "starry-night", "mode": "fast"}]
+        }
+    )
+
     wait: bool = Field(False, description="quality mode: wait for the result instead of answering 202")
     format: Literal["png", "jpeg"] = "png"
 

@@ -14,9 +14,12 @@ from ..service import owners
 from ..service.owners import Owner
 from ..service.runtime import Runtime
 from ..service.store import BlobNotFound
+from ..service.video_jobs import FORMATS
 from .deps import image_response, job_image_of, runtime
 from .identity import owner_of, require_csrf
+from .names import download_name
 from .pages import _titles, render
+from .video import clip_response
 
 router = APIRouter(include_in_schema=False)
 RT = Annotated[Runtime, Depends(runtime)]
@@ -27,7 +30,21 @@ Token = Annotated[str, Path(min_length=1, max_length=64)]
 @router.get("/s/{token}", response_class=HTMLResponse)
 def shared_page(token: Token, request: Request, rt: RT) -> Response:
     job, share = owners.shared_job(rt.db, token)
-    return render(request, "share.html", job=job, share=share, titles=_titles(rt))
+    link = f"{str(request.base_url).rstrip('/')}/s/{share.token}"  # absolute: previews need it
+    return render(request, "share.html", job=job, share=share, titles=_titles(rt), link=link)
+
+
+@router.get("/s/{token}/video", response_class=Response)
+def shared_clip(token: Token, request: Request, rt: RT, download: bool = False) -> Response:
+    """The painted clip of a shared video job; 404 for a picture's link."""
+    job, _ = owners.shared_job(rt.db, token)
+    if job.video_sha is None:
+        raise BlobNotFound("clip")
+    mime = FORMATS.get(str(job.options.get("format", "mp4")), "video/mp4")
+    suffix = "gif" if mime == "image/gif" else "mp4"
+    name = download_name(job.content_name, job.style_name, "video", "video")
+    data = rt.store.get(job.video_sha)
+    return clip_response(data, mime, job.video_sha, request, f"{name}.{suffix}" if download else None)
 
 
 @router.get("/s/{token}/{kind}", response_class=Response)
@@ -44,7 +61,8 @@ def shared_picture(
     if kind == "photo" and not share.include_photo:
         raise BlobNotFound("photo")
     data, etag = job_image_of(rt, job, "result" if kind == "painting" else "content")
-    name = f"impasto-{job.id[:8]}-{kind}" if download else None
+    what = "result" if kind == "painting" else "content"
+    name = download_name(job.content_name, job.style_name, job.mode, what) if download else None
     return image_response(data, etag=etag, thumb=thumb, download=name, request=request)
 
 

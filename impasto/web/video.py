@@ -30,6 +30,7 @@ from .deps import client_id, runtime
 from .errors import headers_for, status_for
 from .forms import _display_name, read_upload
 from .identity import CSRF_FIELD, owner_of, require_csrf
+from .names import download_name
 from .pages import render
 from .routes import BEARER, ERRORS
 from .schemas import JobOut
@@ -159,11 +160,16 @@ def _suffix(mime: str) -> str:
     )
 
 
+def _clip_name(rt: Runtime, job_id: str, me: Owner, kind: str) -> str:
+    job = owned_job(rt.db, job_id, me)
+    return download_name(job.content_name, job.style_name, "video", kind)
+
+
 @api.get("/jobs/{job_id}/video", response_class=Response, tags=["videos"])
 def painted_clip(job_id: JobId, request: Request, rt: RT, me: Me, download: bool = False) -> Response:
     """The painted clip of a video job that succeeded (MP4 H.264, or GIF); byte ranges served."""
     data, sha, mime = job_clip(rt, job_id, "video", me)
-    name = f"impasto-{job_id[:8]}.{_suffix(mime)}" if download else None
+    name = f"{_clip_name(rt, job_id, me, 'video')}.{_suffix(mime)}" if download else None
     return clip_response(data, mime, sha, request, name)
 
 
@@ -171,7 +177,7 @@ def painted_clip(job_id: JobId, request: Request, rt: RT, me: Me, download: bool
 def source_clip(job_id: JobId, request: Request, rt: RT, me: Me, download: bool = False) -> Response:
     """The clip a video job was given, as uploaded."""
     data, sha, mime = job_clip(rt, job_id, "source", me)
-    name = f"impasto-{job_id[:8]}-source.{_suffix(mime)}" if download else None
+    name = f"{_clip_name(rt, job_id, me, 'source')}.{_suffix(mime)}" if download else None
     return clip_response(data, mime, sha, request, name)
 
 

@@ -25,12 +25,23 @@ function fileProblem(files, maxBytes) {
   return "";
 }
 
-function showThumbs(files, box) {
+// Pictures every browser shows: one of these that does not load is not a picture at all (a text
+// file named photo.jpg, say). Others (TIFF, HEIC…) may be fine for the server: a named tile instead.
+const SHOWABLE = /^image\/(jpeg|png|webp|gif|bmp)$/;
+
+function showThumbs(files, box, refuse) {
   box.replaceChildren();
   for (const file of files.slice(0, 12)) {
     const img = document.createElement("img");
-    img.src = URL.createObjectURL(file);
     img.alt = file.name;
+    img.addEventListener("error", () => {
+      if (SHOWABLE.test(file.type)) { refuse(`“${file.name}” is not a picture: choose a JPEG, PNG or WebP photo.`); return; }
+      const tile = document.createElement("span");
+      tile.className = "thumb-name";
+      tile.textContent = file.name;
+      img.replaceWith(tile);
+    });
+    img.src = URL.createObjectURL(file);
     box.append(img);
   }
 }
@@ -68,22 +79,46 @@ function sendInBackground(form, formError, busy) {
   });
 }
 
+// What the empty Size choice means in each mode (the page without script says both at once).
+const SIZE_AUTO = { fast: "the photo's own size", quality: "512 px (default)" };
+
+// The brush slider's value in words at its ends and middle, as a number between them.
+function brushWord(v) {
+  return { 0: "fine", 0.5: "medium", 1: "broad" }[v] || v.toFixed(2);
+}
+
 function initCreate() {
   const form = $("#create-form");
   if (!form) return;
   const maxBytes = +form.dataset.maxBytes || 0;
   const content = $("#content"), drop = $("#drop"), style = $("#style"), formError = $("#form-error");
-  const watch = (input, thumbs, errorBox) => input.addEventListener("change", () => {
-    const files = Array.from(input.files || []);
-    const problem = fileProblem(files, maxBytes);
-    errorBox.textContent = problem;
-    errorBox.hidden = !problem;
-    if (problem) { input.value = ""; thumbs.replaceChildren(); return; }
-    formError.hidden = true;
-    showThumbs(files, thumbs);
-  });
+  const watch = (input, thumbs, errorBox) => {
+    const refuse = (problem) => {
+      errorBox.textContent = problem;
+      errorBox.hidden = !problem;
+      if (problem) { input.value = ""; thumbs.replaceChildren(); }
+    };
+    input.addEventListener("change", () => {
+      const files = Array.from(input.files || []);
+      refuse(fileProblem(files, maxBytes));
+      if (!files.length || !errorBox.hidden) return;
+      formError.hidden = true;
+      showThumbs(files, thumbs, refuse);
+    });
+  };
   watch(content, $("#content-thumbs"), $("#content-error"));
   watch(style, $("#style-thumbs"), $("#style-error"));
+  // A photo refused on the page is already said beside it: Paint it points there, rather than
+  // sending the form for a second message ("Choose a photo to paint") about the same photo.
+  const contentError = $("#content-error"), url = form.querySelector("input[name=content_url]");
+  form.addEventListener("submit", (e) => {
+    if (contentError.hidden || (content.files && content.files.length) || (url && url.value.trim())) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    formError.hidden = true;
+    contentError.scrollIntoView({ block: "center" });
+    drop.focus({ preventScroll: true });
+  });
   for (const ev of ["dragenter", "dragover"]) drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add("over"); });
   for (const ev of ["dragleave", "drop"]) drop.addEventListener(ev, () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => { e.preventDefault(); setFiles(content, Array.from(e.dataTransfer.files)); });
@@ -97,12 +132,86 @@ function initCreate() {
     for (const el of $$("[data-source]", form)) el.hidden = el.dataset.source !== source;
     const mode = (form.querySelector("input[name=mode]:checked") || {}).value || "fast";
     for (const el of $$("[data-mode]", form)) el.hidden = el.dataset.mode !== mode;
+    sizeAuto.textContent = SIZE_AUTO[mode] || sizeAuto.textContent;  // the whole of it fits the box
   };
+  const sizeAuto = $("#size-auto");
   form.addEventListener("change", sync);
   sync();
   const strength = form.querySelector("input[name=strength]"), out = $("#strength-out");
   if (strength && out) strength.addEventListener("input", () => { out.value = strength.value; });
+  const brush = form.querySelector("input[name=brush]"), brushOut = $("#brush-out");
+  if (brush && brushOut) {
+    const said = () => { brushOut.value = brushWord(+brush.value); };
+    brush.addEventListener("input", said);
+    said();
+  }
+  initSketches(form, content);
   sendInBackground(form, formError, "Starting…");
+}
+
+// --- the style strip: once a photo is chosen, each gallery tile shows it painted in that style ---
+
+// The photo as a small JPEG (the server paints sketches of at most 192 px); rejects if the browser
+// cannot show it.
+async function smallJpeg(file, side) {
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.min(1, side / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+  canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  return new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("no picture"))), "image/jpeg", 0.9));
+}
+
+function showSketch(pick, url) {
+  const img = $("img", pick);
+  if (!img.dataset.painting) img.dataset.painting = img.src;
+  img.src = url;
+  let inset = $("img.inset", pick);
+  if (!inset) {
+    inset = document.createElement("img");
+    inset.className = "inset";
+    inset.alt = "";
+    img.after(inset);
+  }
+  inset.src = img.dataset.painting;
+  pick.classList.add("sketched");
+}
+
+function clearSketch(pick) {
+  const img = $("img", pick), inset = $("img.inset", pick);
+  if (img.dataset.painting) img.src = img.dataset.painting;
+  if (inset) inset.remove();
+  pick.classList.remove("sketched", "sketch-waiting");
+}
+
+// One sketch after another, in the background (the page stays usable, and a sketch is no job: it
+// never waits behind the queue); a new photo stops the old photo's strip.
+function initSketches(form, content) {
+  const gallery = $("#gallery", form), hint = $("#sketch-hint", form);
+  if (!gallery || !hint || !window.fetch || !window.createImageBitmap) return;
+  let run = 0;
+  content.addEventListener("change", async () => {
+    const mine = ++run, picks = $$(".style-pick", gallery);
+    picks.forEach(clearSketch);
+    hint.hidden = true;
+    const file = Array.from(content.files || [])[0];
+    if (!file) return;
+    let photo;
+    try { photo = await smallJpeg(file, 192); } catch (err) { return; }  // the page says what is wrong
+    hint.hidden = false;
+    for (const pick of picks) {
+      if (mine !== run) return;
+      pick.classList.add("sketch-waiting");
+      const name = $("input", pick).value;
+      const r = await fetch(`/sketches/${encodeURIComponent(name)}`, {
+        method: "POST", body: photo, headers: { "content-type": "image/jpeg", "x-csrf-token": csrfToken() },
+      }).catch(() => null);
+      if (mine !== run) return;
+      pick.classList.remove("sketch-waiting");
+      if (r && r.ok) showSketch(pick, URL.createObjectURL(await r.blob()));
+    }
+  });
 }
 
 // --- the video page: a clip, a style, how -------------------------------------------------------
@@ -169,6 +278,14 @@ function initJob() {
   const id = box.dataset.job;
   const bar = $("#bar"), say = $("#say"), line = $("#status-line"), heading = $("#heading");
   const preview = $("#preview"), err = $("#error"), wrap = $(".progress-wrap");
+  // the box takes the picture's shape once it is known (the photo, its previews and the painting
+  // share it): no taller than the picture, and the same size from the first preview to the end
+  const shape = () => {
+    if (preview.classList.contains("shaped") || !preview.naturalWidth) return;
+    preview.style.aspectRatio = `${preview.naturalWidth} / ${preview.naturalHeight}`;
+    preview.classList.add("shaped");
+  };
+  if (preview.complete) shape(); else preview.addEventListener("load", shape, { once: true });
   let queueTimer = null;
   const setStatus = (s) => {
     box.dataset.status = s;
@@ -188,6 +305,20 @@ function initJob() {
     } catch (e) { /* the sentence stays as it was */ }
   };
   if (finished(box.dataset.status)) return;  // the page already says how it ended
+  // Cancel answers at once, in place: the stream below then says how it ended
+  const cancelForm = $("#cancel-form");
+  cancelForm.addEventListener("submit", async (e) => {
+    if (!window.fetch) return;
+    e.preventDefault();
+    const button = $("#cancel");
+    button.disabled = true; button.textContent = "Cancelling…";
+    say.textContent = "Cancelling…";
+    const r = await fetch(`/api/v1/jobs/${id}/cancel`, { method: "POST", headers: { "x-csrf-token": csrfToken() } }).catch(() => null);
+    if (!r || (!r.ok && r.status !== 409)) {
+      button.disabled = false; button.textContent = "Cancel";
+      say.textContent = "Could not cancel: try again.";
+    }
+  });
   if (box.dataset.status === "queued") { lookAtQueue(); queueTimer = setInterval(lookAtQueue, 2000); }
 
   const src = new EventSource(`/api/v1/jobs/${id}/events`);
@@ -313,6 +444,35 @@ function initRating() {
   });
 }
 
+// --- the result page: another strength, redone in place (the same job, link and history entry) --
+
+function initRestrength() {
+  const form = $("#restrength");
+  if (!form || !window.fetch) return;
+  const range = form.elements.strength, out = $("#restrength-out"), said = $("#restrength-said"), go = $("#restrength-go");
+  go.hidden = true;  // the slider does it; the button is for pages without script
+  let round = 0;
+  const redo = async () => {
+    const mine = ++round;
+    said.textContent = "Painting it again…";
+    const r = await fetch(form.action, {
+      method: "POST", body: new FormData(form), headers: { accept: "application/json", "x-csrf-token": csrfToken() },
+    }).catch(() => null);
+    if (mine !== round) return;  // a newer strength is on its way
+    if (!r || !r.ok) { said.textContent = "That did not work: try again."; return; }
+    const done = await r.json();
+    for (const img of $$("img[src*='/images/result']")) {
+      const url = new URL(img.src, window.location.href);
+      url.searchParams.set("v", String(Date.now()));
+      img.src = url.pathname + url.search;
+    }
+    said.textContent = `Redone at strength ${done.strength}.`;
+  };
+  range.addEventListener("input", () => { out.value = range.value; });
+  range.addEventListener("change", redo);
+  form.addEventListener("submit", (e) => { e.preventDefault(); redo(); });
+}
+
 function initAgain() {
   const again = $("form.again");
   if (!again) return;
@@ -334,18 +494,29 @@ function initHistory() {
   }
   const live = () => $$("article.item[data-job]").filter((a) => ["queued", "running"].includes(a.dataset.status));
   if (!live().length || !window.fetch) return;
-  const update = (card, job) => {
-    if (card.dataset.status === job.status) return;
+  const show = (card, job) => {
     card.dataset.status = job.status;
     const badge = $(".badge", card);
     badge.className = `badge ${job.status}`;
     badge.textContent = LABELS[job.status] || job.status;
     const del = $("form.delete", card);
     if (del) del.hidden = job.status === "running";
-    if (job.result) {
+  };
+  const update = (card, job) => {
+    if (card.dataset.status === job.status || card.dataset.loading) return;
+    if (!job.result) { show(card, job); return; }
+    // "done" goes up with the painting, not over the photo while the painting loads
+    card.dataset.loading = "1";
+    const painting = new Image(), old = $("img", card);
+    painting.alt = old.alt;
+    painting.addEventListener("load", () => {
+      old.replaceWith(painting);
       $("a", card).href = `/jobs/${job.id}/result`;
-      $("img", card).src = `/api/v1/jobs/${job.id}/images/result?thumb=256`;
-    }
+      show(card, job);
+      delete card.dataset.loading;
+    });
+    painting.addEventListener("error", () => { show(card, job); delete card.dataset.loading; });
+    painting.src = `/api/v1/jobs/${job.id}/images/result?thumb=256`;
   };
   const timer = setInterval(async () => {
     const cards = live();
@@ -363,17 +534,26 @@ function initConfirm() {
 
 // --- the styles page: rename and delete saved styles in place (the forms work without this) -----
 
+const NAME_RULE = "A name is lower-case letters and digits, words joined by single hyphens (e.g. ink-wash).";
+
 function initStyles() {
   const list = $("#saved-styles");
   if (!list) return;
-  const err = $("#styles-error");
-  const say = (text) => { err.textContent = text || ""; err.hidden = !text; };
+  const err = $("#styles-error"), notice = $("#styles-notice");
+  const say = (text) => { err.textContent = text || ""; err.hidden = !text; if (text) notice.hidden = true; };
+  const tell = (text) => { notice.textContent = text; notice.hidden = false; };
   const problem = async (r) => {
     try { const body = await r.json(); return typeof body.detail === "string" ? body.detail : "That did not work."; }
     catch (e) { return "That did not work."; }
   };
   for (const item of $$(".saved-style", list)) {
     const rename = $(".style-rename", item), remove = $(".style-delete", item);
+    // the browser's own "Please match the requested format." does not say what the format is
+    const slug = rename.elements.name;
+    slug.addEventListener("input", () => slug.setCustomValidity(""));
+    slug.addEventListener("invalid", () => {
+      if (slug.validity.patternMismatch) slug.setCustomValidity(NAME_RULE);
+    });
     rename.addEventListener("submit", async (e) => {
       e.preventDefault();
       const name = item.dataset.name;
@@ -386,6 +566,7 @@ function initStyles() {
       if (!r || !r.ok) { say(r ? await problem(r) : "The server did not answer."); return; }
       const style = await r.json();
       say("");
+      tell(`Renamed to ${style.title} (${style.name}).`);
       item.dataset.name = style.name;
       rename.action = `/styles/${style.name}/rename`;
       remove.action = `/styles/${style.name}/delete`;
@@ -402,13 +583,33 @@ function initStyles() {
         .catch(() => null);
       if (!r || (!r.ok && r.status !== 404)) { say(r ? await problem(r) : "The server did not answer."); return; }
       say("");
+      tell(`Deleted ${remove.dataset.title}.`);
       item.remove();
       $("#no-saved").hidden = $$(".saved-style", list).length > 0;
     });
   }
 }
 
+// --- the share page: the link, copied with one click --------------------------------------------
+
+function initShareLink() {
+  const input = $("#share-url"), button = $("#copy-link"), said = $("#copy-said");
+  if (!input || !button) return;
+  input.addEventListener("focus", () => input.select());
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(input.value);
+      said.textContent = "Copied.";
+    } catch (err) {
+      input.focus();
+      input.select();
+      said.textContent = document.execCommand && document.execCommand("copy") ? "Copied." : "Selected: copy it with Ctrl+C.";
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   initCreate(); initVideoForm(); initJob(); initCompare(); initRating(); initAgain(); initHistory();
-  initConfirm(); initStyles();
+  initConfirm(); initStyles(); initShareLink(); initRestrength();
 });
