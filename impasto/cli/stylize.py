@@ -98,7 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     p.add_argument(
         "--iterations",
         type=_number(int, 1, 100000),
-        help="iterations in all, shared between the scales (default 42 from the photo, 13 from a fast draft)",
+        help="iterations in all, shared between the scales (default 26 from the photo, 13 from a fast draft)",
     )
     weight = _number(float, 0)
     p.add_argument("--content-weight", type=weight, help="how much the photo's layout counts (default 1)")
