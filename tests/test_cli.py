@@ -352,3 +352,27 @@ def test_make_run_says_what_the_first_install_does_and_logs_for_a_person(tmp_pat
     assert "once, a minute or two" in planned  # before pip's quiet install
     assert f"{tmp_path / 'venv'}/bin/impasto (or run: source" in planned  # where the CLI is then
     assert "IMPASTO_LOG_FORMAT=${IMPASTO_LOG_FORMAT:-text}" in planned
+
+
+def test_the_log_takes_over_uvicorns_loggers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever configured uvicorn's loggers before (its default config: own handler, no
+    propagation), the server's errors reach the one log, in its format."""
+    import logging
+
+    import uvicorn
+
+    from impasto.service import logs
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        uvicorn.Config(lambda *_: None, log_level="warning")  # configures uvicorn's loggers
+        monkeypatch.setenv("IMPASTO_LOG_FORMAT", "text")
+        logs.setup("info")
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application")
+        err = capsys.readouterr().err
+        assert re.fullmatch(r"\d\d:\d\d:\d\d ERROR: Exception in ASGI application\n", err), err
+    finally:
+        root.handlers[:], root.level = handlers, level

@@ -75,3 +75,7 @@ def setup(level: str = "info", node: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn's own config may have run
+        server_log = logging.getLogger(name)
+        server_log.handlers[:], server_log.propagate, server_log.disabled = [], True, False
+        server_log.setLevel(logging.NOTSET)
