@@ -80,12 +80,13 @@ def submit(
     contents = sub.contents
     if sub.content_url:
         contents = [(rt.fetcher.fetch(sub.content_url), sub.content_url.rsplit("/", 1)[-1][:80] or "photo")]
+    limit = settings.max_pixels
     for data, name in contents:  # from the header alone, before anything is decoded or stored
-        check_paintable(image_size(data, name), sub.options.size, name)
+        check_paintable(image_size(data, name, limit), sub.options.size, name)
     if sub.style is not None:
-        check_style_shape(image_size(sub.style, "style picture"), "style picture")
+        check_style_shape(image_size(sub.style, "style picture", limit), "style picture")
     with rt.pins.hold() as pin:  # until the jobs' rows refer to them (no deletion can take them)
-        limit, budget = settings.max_pixels, rt.pixels  # decoding holds pixels from the shared budget
+        budget = rt.pixels  # decoding holds pixels from the shared budget
         stored = [
             (store_image(rt.store, data, max_pixels=limit, label=name, pin=pin, budget=budget)[0], name)
             for data, name in contents
@@ -139,7 +140,8 @@ def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str, own
     options = options_from({**source.options, **changed}).for_mode()
     if rt.store.exists(source.content_sha):  # a deleted photo is refused below
         photo = rt.store.get(source.content_sha)
-        check_paintable(image_size(photo, source.content_name), options.size, source.content_name)
+        size = image_size(photo, source.content_name, rt.settings.max_pixels)
+        check_paintable(size, options.size, source.content_name)
     _room_in_queue(rt, options.mode, 1, owner)
     _take(rt, client)
     if source.style_sha is None and gallery.find(rt.db, source.style_name, owner_filter(owner)) is None:
@@ -194,7 +196,7 @@ def add_to_gallery(rt: Runtime, title: str, data: bytes, *, owner: Owner) -> gal
     """Store a picture and save it under ``title``: in the public gallery for an admin, else
     among ``owner``'s own styles (within their quota)."""
     _room_for_a_style(rt, owner)
-    check_style_shape(image_size(data, "style picture"), "style picture")
+    check_style_shape(image_size(data, "style picture", rt.settings.max_pixels), "style picture")
     with rt.pins.hold() as pin:
         label, limit = "style picture", rt.settings.max_pixels
         sha, _ = store_image(rt.store, data, max_pixels=limit, label=label, pin=pin, budget=rt.pixels)

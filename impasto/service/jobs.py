@@ -200,7 +200,7 @@ def store_image(
     if budget is None:
         image = load_image(data, limit=max_pixels, name=label)
     else:
-        width, height = image_size(data, label)
+        width, height = image_size(data, label, max_pixels)
         with budget.hold(width * height):
             image = load_image(data, limit=max_pixels, name=label)
     if pin is not None:
