@@ -41,15 +41,21 @@ class Serves(UrlFetcher):
         return self.data
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def fetcher() -> Serves:
     return Serves()
 
 
-@pytest.fixture
-def client(tmp_path: Path, engine: FakeEngine, fetcher: Serves) -> Iterator[TestClient]:
-    db = f"sqlite:///{tmp_path / 'images.db'}"
-    with client_for(tmp_path, db, engine, fetcher=fetcher, max_pixels=MAX_PIXELS) as c:
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("hostile-images")
+
+
+@pytest.fixture(scope="module")
+def client(folder: Path, fetcher: Serves) -> Iterator[TestClient]:
+    """One server for the module: every request here must leave it as it was (see nothing_stored)."""
+    db = f"sqlite:///{folder / 'images.db'}"
+    with client_for(folder, db, FakeEngine(), fetcher=fetcher, max_pixels=MAX_PIXELS) as c:
         yield c
 
 
@@ -127,10 +133,10 @@ ROUTES: dict[str, tuple[Send, str]] = {  # how it is sent, and the label the mes
 }
 
 
-def nothing_stored(client: TestClient, tmp_path: Path) -> None:
+def nothing_stored(client: TestClient, folder: Path) -> None:
     assert client.get("/api/v1/jobs").json()["jobs"] == []
     assert [s["name"] for s in client.get("/api/v1/styles").json() if not s["builtin"]] == []
-    blobs = tmp_path / "data" / "blobs"
+    blobs = folder / "data" / "blobs"
     assert not blobs.exists() or [p for p in blobs.rglob("*") if p.is_file()] == []
 
 
@@ -140,7 +146,7 @@ def test_oversized_pictures_get_the_clis_message_through_every_route(
     client: TestClient,
     fetcher: Serves,
     clip: bytes,
-    tmp_path: Path,
+    folder: Path,
     caplog: pytest.LogCaptureFixture,
     route: str,
     picture: str,
@@ -153,12 +159,12 @@ def test_oversized_pictures_get_the_clis_message_through_every_route(
     assert r.status_code == 422, r.text
     assert r.json() == {"detail": cli_says(data, label), "code": "invalid"}
     assert [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.ERROR] == []
-    nothing_stored(client, tmp_path)
+    nothing_stored(client, folder)
 
 
 @pytest.mark.parametrize("picture", list(OVERSIZED))
 def test_oversized_pictures_on_the_page_form(
-    client: TestClient, tmp_path: Path, caplog: pytest.LogCaptureFixture, picture: str
+    client: TestClient, folder: Path, caplog: pytest.LogCaptureFixture, picture: str
 ) -> None:
     data = OVERSIZED[picture][0]()
     fields = {"csrf_token": csrf_token(client), "style_name": "udnie", "mode": "fast"}
@@ -168,7 +174,7 @@ def test_oversized_pictures_on_the_page_form(
     said = cli_says(data, "big.png")
     assert f'id="form-error" >{escape(said[0].upper() + said[1:])}</p>' in r.text  # a sentence
     assert [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.ERROR] == []
-    nothing_stored(client, tmp_path)
+    nothing_stored(client, folder)
 
 
 EMPTY = "the body is empty: send a JSON object (or a multipart form)"
