@@ -217,6 +217,23 @@ def test_share_links_are_read_only_and_revocable(app_client: TestClient) -> None
     assert stranger.get("/s/not-a-token").status_code == 404
 
 
+def test_shared_pictures_are_revalidated_so_a_revoke_holds_at_once(app_client: TestClient) -> None:
+    """Issue 22: share images were cacheable for an hour (private, max-age=3600) after a revoke."""
+    alice = as_browser(app_client)
+    job = make_job(alice)
+    link = alice.post(f"/api/v1/jobs/{job}/shares", json={"include_photo": True}).json()
+    stranger, etags = other(app_client), {}
+    for kind in ("painting", "photo"):
+        first = stranger.get(f"{link['url']}/{kind}")
+        assert first.status_code == 200 and first.headers["cache-control"] == "private, no-cache"
+        etags[kind] = {"If-None-Match": first.headers["etag"]}
+        assert stranger.get(f"{link['url']}/{kind}", headers=etags[kind]).status_code == 304  # cheap
+    assert alice.delete(f"/api/v1/jobs/{job}/shares/{link['token']}").status_code == 204
+    for kind in ("painting", "photo"):
+        gone = stranger.get(f"{link['url']}/{kind}", headers=etags[kind])
+        assert gone.status_code == 404 and "cache-control" not in gone.headers
+
+
 def test_share_buttons_on_the_result_page(app_client: TestClient) -> None:
     alice = as_browser(app_client)
     job = make_job(alice)
