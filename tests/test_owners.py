@@ -522,3 +522,23 @@ def test_in_keys_mode_a_pages_cookie_opens_the_api_only_as_the_pages_use_it(
         page = as_browser(script)  # what the pages' scripts send: the cookie and its token
         job = make_job(page)
         assert page.get(f"/api/v1/jobs/{job}").json()["status"] == "succeeded"
+
+
+def test_a_rename_never_reaches_another_owners_jobs(app_client: TestClient) -> None:
+    """Issue 22: B saved `monet-x` (picture P), painted with it, deleted it; A saved P as `monet-x`
+    and renamed it: B's job and history showed A's private new name. A job keeps the name it was
+    painted with; the renamer's own jobs follow the rename (their history, issue 14)."""
+    picture = base64.b64encode(png(color=(20, 90, 160))).decode()
+    alice, bob = as_browser(app_client), as_browser(other(app_client))
+    assert bob.post("/api/v1/styles", json={"name": "Monet X", "image": picture}).json()["name"] == "monet-x"
+    bobs = bob.post("/api/v1/jobs", json={"content": PHOTO, "style_name": "monet-x"}).json()["jobs"][0]["id"]
+    assert bob.delete("/api/v1/styles/monet-x").status_code == 204
+    assert alice.post("/api/v1/styles", json={"name": "Monet X", "image": picture}).status_code == 201
+    alices = alice.post("/api/v1/jobs", json={"content": PHOTO, "style_name": "monet-x"}).json()["jobs"][0][
+        "id"
+    ]
+    assert alice.patch("/api/v1/styles/monet-x", json={"name": "alices-secret"}).status_code == 200
+    assert bob.get(f"/api/v1/jobs/{bobs}").json()["style_name"] == "monet-x"
+    assert bob.get("/api/v1/jobs?style=alices-secret").json()["jobs"] == []
+    assert "alices-secret" not in bob.get("/history").text
+    assert alice.get(f"/api/v1/jobs/{alices}").json()["style_name"] == "alices-secret"
