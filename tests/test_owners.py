@@ -542,3 +542,21 @@ def test_a_rename_never_reaches_another_owners_jobs(app_client: TestClient) -> N
     assert bob.get("/api/v1/jobs?style=alices-secret").json()["jobs"] == []
     assert "alices-secret" not in bob.get("/history").text
     assert alice.get(f"/api/v1/jobs/{alices}").json()["style_name"] == "alices-secret"
+
+
+def test_style_uploads_are_rate_limited_per_client_not_per_cookie(
+    tmp_path: Path, db_url: str, engine: FakeEngine
+) -> None:
+    """Issue 22: style saves had no rate limit (53 in 1.3 s), and the per-owner quota started again
+    with each cookie. They now count against the client's job rate limit, whatever its identity."""
+    picture = base64.b64encode(png(color=(20, 90, 160))).decode()
+    with client_for(tmp_path, db_url, engine, jobs_per_minute=0.01, jobs_burst=2) as c:
+        said = []
+        for n in range(3):
+            fresh = as_browser(other(c, client=("198.51.100.7", 5000 + n)))  # a new cookie each time
+            r = fresh.post("/api/v1/styles", json={"name": f"Mine {n}", "image": picture})
+            said.append((r.status_code, r.json().get("code")))
+        assert said == [(201, None), (201, None), (429, "rate_limited")]
+        assert r.json()["detail"].startswith("too many style uploads: try again in ")
+        admin = other(c, client=("198.51.100.7", 6000), headers=key(c, "boss", admin=True))
+        assert admin.post("/api/v1/styles", json={"name": "Public", "image": picture}).status_code == 201

@@ -192,10 +192,15 @@ def _room_for_a_style(rt: Runtime, owner: Owner) -> None:
         raise StyleQuota(f"you have saved {limit} styles, the most one may keep: delete one to save another")
 
 
-def add_to_gallery(rt: Runtime, title: str, data: bytes, *, owner: Owner) -> gallery.GalleryEntry:
+def add_to_gallery(
+    rt: Runtime, title: str, data: bytes, *, owner: Owner, client: str = "local"
+) -> gallery.GalleryEntry:
     """Store a picture and save it under ``title``: in the public gallery for an admin, else
-    among ``owner``'s own styles (within their quota)."""
+    among ``owner``'s own styles (within their quota, and within ``client``'s rate limit, which a
+    new identity does not reset: one upload counts as one job against it)."""
     _room_for_a_style(rt, owner)
+    if not owner.admin:
+        _take(rt, client, what="style uploads")
     check_style_shape(image_size(data, "style picture", rt.settings.max_pixels), "style picture")
     with rt.pins.hold() as pin:
         label, limit = "style picture", rt.settings.max_pixels
@@ -203,10 +208,10 @@ def add_to_gallery(rt: Runtime, title: str, data: bytes, *, owner: Owner) -> gal
         return gallery.save(rt.db, title, sha, owner=style_owner(owner))
 
 
-def _take(rt: Runtime, client: str, cost: int = 1) -> None:
+def _take(rt: Runtime, client: str, cost: int = 1, what: str = "jobs") -> None:
     wait = rt.limiter.take(client, cost)
     if wait > 0:
-        raise RateLimited(wait)
+        raise RateLimited(wait, what)
 
 
 class OwnerQueueFull(ImpastoError):

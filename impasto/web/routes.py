@@ -385,7 +385,10 @@ async def add_gallery_style(request: Request, rt: RT, me: Me) -> StyleOut:
         name, data = body["name"], decode_b64(body["image"], "image", limit)
     else:
         raise InvalidInput("send application/json or multipart/form-data")
-    return style_out(await run_in_threadpool(lambda: intake.add_to_gallery(rt, name, data, owner=me)))
+    client = client_id(request)
+    return style_out(
+        await run_in_threadpool(lambda: intake.add_to_gallery(rt, name, data, owner=me, client=client))
+    )
 
 
 @router.patch("/styles/{name}", response_model=StyleOut, tags=["gallery"])
