@@ -23,6 +23,7 @@ from support.clips import make_clip, shapes
 from support.cluster import Cluster, RedisServer, kill_group
 from support.images import b64, png
 
+from impasto.service import lifecycle
 from impasto.service.blobdb import DbStore, make_store, store_kind
 from impasto.service.celery_app import WorkerNode
 from impasto.service.config import Settings
@@ -114,6 +115,25 @@ def test_a_job_whose_worker_was_lost_runs_again_then_fails_after_max_attempts(db
     assert lost.status == "failed" and lost.error == "its worker was lost 2 times; not retried"
     assert status_events(node.db, job.id)[-2:] == ["queued", "failed"]
     assert not node.reclaim(job.id)  # finished: a late redelivery does nothing
+    node.db.dispose()
+
+
+def test_a_lost_worker_that_made_progress_does_not_use_up_an_attempt(db_url: str) -> None:
+    """Issue 22: each redelivery of a clip that resumed and painted more used up an attempt."""
+    settings = Settings(database_url=db_url, broker_url="redis://127.0.0.1:1/0", max_attempts=1)
+    node = WorkerNode(settings)
+    node.db.migrate()
+    job = create_job(node.db, content_sha="0" * 64, style=StyleRef("starry-night"), options=JobOptions())
+    for fraction in (0.25, 0.5):  # lost twice, further each time: run again both times
+        assert lifecycle.claim(node.db, job.id)
+        with node.db.session() as s:
+            s.get(Job, job.id).fraction = fraction  # type: ignore[union-attr]
+        assert node.reclaim(job.id) and get_job(node.db, job.id).attempts == 0
+    assert lifecycle.claim(node.db, job.id)  # lost where it began: counted, and over max_attempts
+    assert (
+        not node.reclaim(job.id)
+        and get_job(node.db, job.id).error == "its worker was lost 1 times; not retried"
+    )
     node.db.dispose()
 
 
