@@ -75,8 +75,10 @@ def move(
     if message:
         event["message"] = message
     with db.session() as s:
-        if target == Status.RUNNING:  # how far the job was when this run began: see progressed()
-            event["from_fraction"] = s.scalar(select(Job.fraction).where(Job.id == job_id))
+        if target == Status.RUNNING:  # how far a clip was when this run began: see progressed()
+            row = s.execute(select(Job.kind, Job.fraction).where(Job.id == job_id)).first()
+            if row is not None and row.kind == "video":
+                event["from_fraction"] = row.fraction
         done = s.execute(
             update(Job)
             .where(Job.id == job_id, Job.status.in_([f.value for f in froms]), *where)
@@ -99,10 +101,13 @@ def _bookkeeping(target: Status) -> dict[str, Any]:
 
 
 def progressed(db: Database, job_id: str) -> bool:
-    """Did the job's latest run get further than where it began (a clip's painted frames are kept,
-    so a run that dies after painting some did not fail the job)? Such a run is not counted among
-    its attempts when it is interrupted; a run that dies where it began is."""
+    """Did the job's latest run get further than where it began? Only a clip keeps what a run did
+    (its painted frames), so only a clip's run counts: such a run is not counted among its attempts
+    when it is interrupted; a run that dies where it began is, as is every picture job's run (it
+    starts again from nothing)."""
     with db.session() as s:
+        if s.scalar(select(Job.kind).where(Job.id == job_id)) != "video":
+            return False
         started = s.scalars(
             select(JobEvent)
             .where(JobEvent.job_id == job_id, JobEvent.kind == "status")
