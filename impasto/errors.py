@@ -114,8 +114,8 @@ class RateLimited(ImpastoError):
 
     kind = ErrorKind.RATE_LIMITED
 
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many jobs: try again in {max(1, round(retry_after))} s")
+    def __init__(self, retry_after: float, what: str = "jobs") -> None:
+        super().__init__(f"too many {what}: try again in {max(1, round(retry_after))} s")
         self.retry_after = retry_after
 
 

@@ -14,9 +14,11 @@ when it arrives rather than when a worker fails on it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -84,14 +86,23 @@ def load_image(source: ImageInput, *, limit: int | None = None, name: str | None
 
 
 def _open(fp: Path | io.BytesIO, limit: int, label: str) -> Image.Image:
+    with _reading(label):
+        img = open_image(fp)
+        _check_size(img, limit, label)
+        img.seek(0)  # animated images: the first frame
+        img.load()
+        return to_rgb(img, label)
+
+
+@contextlib.contextmanager
+def _reading(label: str) -> Iterator[None]:
+    """Pillow's errors while reading ``label`` as :class:`ImageError`: one message per kind of
+    failure, whichever entry (CLI, Python, web) reads the picture. Pillow's decompression-bomb
+    warning (over ``Image.MAX_IMAGE_PIXELS``) is an error here, as is its error (over twice that)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = open_image(fp)
-            _check_size(img, limit, label)
-            img.seek(0)  # animated images: the first frame
-            img.load()
-            return to_rgb(img, label)
+            yield
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -107,15 +118,16 @@ def open_image(fp: Path | io.BytesIO) -> Image.Image:
     return Image.open(fp, formats=READ_FORMATS)
 
 
-def image_size(data: bytes, label: str = "image") -> tuple[int, int]:
-    """Width and height from the header alone (no decoding), or :class:`ImageError`."""
-    try:
-        with open_image(io.BytesIO(data)) as img:
-            return img.size
-    except UnidentifiedImageError:
-        raise ImageError(f"{label}: not an image Impasto can read ({READ_FORMATS_TEXT})") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise ImageError(f"{label}: damaged or truncated image ({exc})") from None
+def image_size(data: bytes, label: str = "image", limit: int | None = None) -> tuple[int, int]:
+    """Width and height from the header alone (no decoding), or :class:`ImageError`; with a
+    ``limit``, a picture of more pixels is refused as :func:`load_image` would refuse it, with the
+    same message, before anything is decoded."""
+    if not data:
+        raise ImageError(f"{label}: empty file")
+    with _reading(label), open_image(io.BytesIO(data)) as img:
+        if limit is not None:
+            _check_size(img, limit, label)
+        return img.size
 
 
 def painted_size(size: tuple[int, int], long_side: int | None) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from PIL import EpsImagePlugin, Image
 from support.fakes import FakeEngine
 from support.images import b64, png
 from support.net import free_port
-from support.web import client_for, csrf_token
+from support.web import as_browser, client_for, csrf_token
 
 import impasto
 from impasto.cli import main
@@ -379,7 +379,8 @@ def test_cross_site_writes_are_refused(client: TestClient, headers: dict[str, st
     ],
 )
 def test_same_origin_writes_pass(client: TestClient, headers: dict[str, str]) -> None:
-    assert client.delete("/api/v1/jobs/x", headers=headers).status_code == 404
+    browser = as_browser(client)  # its cookie and CSRF token, as the pages send them
+    assert browser.delete("/api/v1/jobs/x", headers=headers).status_code == 404
 
 
 # --- 8. slow clients against a real server --------------------------------------------------------

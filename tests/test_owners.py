@@ -20,6 +20,8 @@ from support.web import as_browser, client_for, csrf_token, wait_for
 from impasto.cli import main as cli
 from impasto.service import owners
 from impasto.service.owners import load_secret
+from impasto.web import server
+from impasto.web.identity import NO_IDENTITY_DETAIL
 
 PHOTO = base64.b64encode(png(color=(200, 120, 40))).decode()
 
@@ -164,6 +166,30 @@ def test_local_scripts_share_the_local_owner_in_the_default_mode(app_client: Tes
     )
 
 
+def test_a_keyless_cookieless_script_behind_a_proxy_is_told_to_keep_a_cookie_or_use_a_key(
+    app_client: TestClient,
+) -> None:
+    """Issue 22: such a script's job was created (201) for an identity nobody held, and every later
+    call was a new stranger (404). Its writes are refused until it keeps the cookie or sends a key."""
+    proxied = {"X-Forwarded-For": "198.51.100.7"}
+    script = other(app_client, client=("10.0.0.2", 4000), headers=proxied)  # the proxy's address
+    for method, path in (("POST", "/api/v1/jobs"), ("POST", "/api/v1/styles"), ("DELETE", "/api/v1/jobs/x")):
+        r = script.request(method, path, json={"content": PHOTO, "style_name": "udnie"})
+        assert r.status_code == 401, r.text
+        assert r.json() == {"detail": NO_IDENTITY_DETAIL, "code": "unauthorized"}
+        assert r.headers["www-authenticate"] == 'Bearer realm="impasto"'
+        assert "set-cookie" not in r.headers
+        script.cookies.clear()
+    assert as_browser(app_client).get("/api/v1/jobs?limit=1").json()["total"] == 0  # nothing made
+    assert script.get("/api/v1/jobs").status_code == 200  # a read sets the cookie; keep it ...
+    job = make_job(script)  # ... and the job it makes is its own from then on
+    assert script.get(f"/api/v1/jobs/{job}").json()["status"] == "succeeded"
+    assert script.delete(f"/api/v1/jobs/{job}").status_code == 204
+    keyed = other(app_client, client=("10.0.0.2", 4001), headers={**proxied, **key(app_client, "ci")})
+    job = make_job(keyed)
+    assert keyed.get(f"/api/v1/jobs/{job}").status_code == 200
+
+
 def test_share_links_are_read_only_and_revocable(app_client: TestClient) -> None:
     alice = as_browser(app_client)
     job = make_job(alice)
@@ -189,6 +215,23 @@ def test_share_links_are_read_only_and_revocable(app_client: TestClient) -> None
     assert stranger.get(f"{painting_only['url']}/painting").status_code == 404
     assert stranger.get(with_photo["url"]).status_code == 200  # the other link still works
     assert stranger.get("/s/not-a-token").status_code == 404
+
+
+def test_shared_pictures_are_revalidated_so_a_revoke_holds_at_once(app_client: TestClient) -> None:
+    """Issue 22: share images were cacheable for an hour (private, max-age=3600) after a revoke."""
+    alice = as_browser(app_client)
+    job = make_job(alice)
+    link = alice.post(f"/api/v1/jobs/{job}/shares", json={"include_photo": True}).json()
+    stranger, etags = other(app_client), {}
+    for kind in ("painting", "photo"):
+        first = stranger.get(f"{link['url']}/{kind}")
+        assert first.status_code == 200 and first.headers["cache-control"] == "private, no-cache"
+        etags[kind] = {"If-None-Match": first.headers["etag"]}
+        assert stranger.get(f"{link['url']}/{kind}", headers=etags[kind]).status_code == 304  # cheap
+    assert alice.delete(f"/api/v1/jobs/{job}/shares/{link['token']}").status_code == 204
+    for kind in ("painting", "photo"):
+        gone = stranger.get(f"{link['url']}/{kind}", headers=etags[kind])
+        assert gone.status_code == 404 and "cache-control" not in gone.headers
 
 
 def test_share_buttons_on_the_result_page(app_client: TestClient) -> None:
@@ -413,3 +456,107 @@ def test_video_jobs_and_their_clips_are_their_owners(tmp_path: Path) -> None:
         fields = {"style_source": "gallery", "style_name": "starry-night"}
         refused = other(c).post("/video", data=fields, files=files)  # no identity, no token
         assert refused.status_code == 403
+
+
+@pytest.mark.parametrize("trusted", [(), ("10.0.0.0/8",)])
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
+    tmp_path: Path, db_url: str, engine: FakeEngine, trusted: tuple[str, ...]
+) -> None:
+    """Issue 22: 30 jobs, each with its own made-up X-Forwarded-For, were 30 clients to the rate
+    limit. Only a proxy in IMPASTO_TRUSTED_PROXIES is believed (and then its own right-most entry,
+    so what a client put before it does not count); from anyone else the header is ignored."""
+    with client_for(
+        tmp_path, db_url, engine, jobs_per_minute=0.01, jobs_burst=2, trusted_proxies=trusted
+    ) as c:
+        ci = key(c, "ci")  # one key for every call: the limit is per client address, not per key
+        proxy = other(c, client=("10.0.0.2", 4000), headers=ci)
+
+        def create(forwarded: str) -> int:
+            body = {"content": PHOTO, "style_name": "udnie"}
+            r = proxy.post("/api/v1/jobs", json=body, headers={"X-Forwarded-For": forwarded})
+            status: int = r.status_code
+            assert status == 201 or r.json()["code"] == "rate_limited", r.text
+            return status
+
+        made_up = [create(f"198.51.100.{n}") for n in range(1, 6)]
+        if not trusted:  # all five are the proxy's one address: a burst of 2, then refused
+            assert made_up == [201, 201, 429, 429, 429]
+            # and uvicorn, which by default believes the header from 127.0.0.1, is told not to
+            settings = c.app.state.runtime.settings  # type: ignore[attr-defined]
+            assert server.config(c.app, settings, host="127.0.0.1", port=8200).proxy_headers is False
+        else:  # five clients behind the proxy, each with a burst of its own ...
+            assert made_up == [201] * 5
+            # ... but a client's own X-Forwarded-For is only what comes before the proxy's entry
+            assert [create(f"203.0.113.{n}, 198.51.100.1") for n in range(1, 4)] == [201, 429, 429]
+
+
+def test_a_proxied_request_from_this_machine_is_not_the_local_owner(app_client: TestClient) -> None:
+    """A reverse proxy on this machine relays everyone from 127.0.0.1: with its X-Forwarded-For (or
+    Forwarded, X-Real-IP) a request is a stranger's, not the machine's own user's."""
+    job = make_job(other(app_client, client=("127.0.0.1", 1)))
+    for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
+        proxied = other(app_client, client=("127.0.0.1", 2), headers={header: "for=198.51.100.7"})
+        assert proxied.post(f"/api/v1/jobs/{job}/cancel").json()["detail"] == NO_IDENTITY_DETAIL
+        assert proxied.get(f"/api/v1/jobs/{job}").status_code == 404
+    assert other(app_client, client=("127.0.0.1", 3)).get(f"/api/v1/jobs/{job}").status_code == 200
+
+
+def test_in_keys_mode_a_pages_cookie_opens_the_api_only_as_the_pages_use_it(
+    tmp_path: Path, db_url: str, engine: FakeEngine
+) -> None:
+    """Issue 22: a keyless script that first loaded `/` could create and read jobs through /api/v1
+    with the cookie alone. As the README says: the pages stay open to anyone; with their cookie the
+    API reads that identity's own jobs, and writes only with the page's CSRF token."""
+    with client_for(tmp_path, db_url, engine, auth="keys") as c:
+        script = other(c, client=("203.0.113.9", 5000))
+        assert script.get("/").status_code == 200  # the pages: open, and they set the cookie
+        assert script.get("/api/v1/jobs").json() == {"jobs": [], "total": 0}  # its own: none
+        body = {"content": PHOTO, "style_name": "udnie"}
+        r = script.post("/api/v1/jobs", json=body)
+        assert r.status_code == 403, r.text
+        assert r.json() == {
+            "detail": "missing or wrong CSRF token: reload the page and try again",
+            "code": "csrf",
+        }
+        assert script.get("/api/v1/jobs").json()["total"] == 0
+        page = as_browser(script)  # what the pages' scripts send: the cookie and its token
+        job = make_job(page)
+        assert page.get(f"/api/v1/jobs/{job}").json()["status"] == "succeeded"
+
+
+def test_a_rename_never_reaches_another_owners_jobs(app_client: TestClient) -> None:
+    """Issue 22: B saved `monet-x` (picture P), painted with it, deleted it; A saved P as `monet-x`
+    and renamed it: B's job and history showed A's private new name. A job keeps the name it was
+    painted with; the renamer's own jobs follow the rename (their history, issue 14)."""
+    picture = base64.b64encode(png(color=(20, 90, 160))).decode()
+    alice, bob = as_browser(app_client), as_browser(other(app_client))
+    assert bob.post("/api/v1/styles", json={"name": "Monet X", "image": picture}).json()["name"] == "monet-x"
+    bobs = bob.post("/api/v1/jobs", json={"content": PHOTO, "style_name": "monet-x"}).json()["jobs"][0]["id"]
+    assert bob.delete("/api/v1/styles/monet-x").status_code == 204
+    assert alice.post("/api/v1/styles", json={"name": "Monet X", "image": picture}).status_code == 201
+    alices = alice.post("/api/v1/jobs", json={"content": PHOTO, "style_name": "monet-x"}).json()["jobs"][0][
+        "id"
+    ]
+    assert alice.patch("/api/v1/styles/monet-x", json={"name": "alices-secret"}).status_code == 200
+    assert bob.get(f"/api/v1/jobs/{bobs}").json()["style_name"] == "monet-x"
+    assert bob.get("/api/v1/jobs?style=alices-secret").json()["jobs"] == []
+    assert "alices-secret" not in bob.get("/history").text
+    assert alice.get(f"/api/v1/jobs/{alices}").json()["style_name"] == "alices-secret"
+
+
+def test_style_uploads_are_rate_limited_per_client_not_per_cookie(
+    tmp_path: Path, db_url: str, engine: FakeEngine
+) -> None:
+    """Issue 22: style saves had no rate limit (53 in 1.3 s), and the per-owner quota started again
+    with each cookie. They now count against the client's job rate limit, whatever its identity."""
+    picture = base64.b64encode(png(color=(20, 90, 160))).decode()
+    with client_for(tmp_path, db_url, engine, jobs_per_minute=0.01, jobs_burst=2) as c:
+        said = []
+        for n in range(3):
+            fresh = as_browser(other(c, client=("198.51.100.7", 5000 + n)))  # a new cookie each time
+            r = fresh.post("/api/v1/styles", json={"name": f"Mine {n}", "image": picture})
+            said.append((r.status_code, r.json().get("code")))
+        assert said == [(201, None), (201, None), (429, "rate_limited")]
+        assert r.json()["detail"].startswith("too many style uploads: try again in ")
+        admin = other(c, client=("198.51.100.7", 6000), headers=key(c, "boss", admin=True))
+        assert admin.post("/api/v1/styles", json={"name": "Public", "image": picture}).status_code == 201

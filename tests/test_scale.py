@@ -23,12 +23,13 @@ from support.clips import make_clip, shapes
 from support.cluster import Cluster, RedisServer, kill_group
 from support.images import b64, png
 
+from impasto.service import lifecycle
 from impasto.service.blobdb import DbStore, make_store, store_kind
 from impasto.service.celery_app import WorkerNode
 from impasto.service.config import Settings
 from impasto.service.db import Database
 from impasto.service.jobs import JobOptions, StyleRef, create_job, get_job
-from impasto.service.models import FINISHED, Job, JobEvent, Status
+from impasto.service.models import FINISHED, Job, JobEvent, JobKind, Status
 from impasto.service.store import BlobNotFound, FileStore
 
 pytestmark = pytest.mark.scale
@@ -114,6 +115,26 @@ def test_a_job_whose_worker_was_lost_runs_again_then_fails_after_max_attempts(db
     assert lost.status == "failed" and lost.error == "its worker was lost 2 times; not retried"
     assert status_events(node.db, job.id)[-2:] == ["queued", "failed"]
     assert not node.reclaim(job.id)  # finished: a late redelivery does nothing
+    node.db.dispose()
+
+
+def test_a_lost_worker_that_made_progress_does_not_use_up_an_attempt(db_url: str) -> None:
+    """Issue 22: each redelivery of a clip that resumed and painted more used up an attempt."""
+    settings = Settings(database_url=db_url, broker_url="redis://127.0.0.1:1/0", max_attempts=1)
+    node = WorkerNode(settings)
+    node.db.migrate()
+    style, clip = StyleRef("starry-night"), JobKind.VIDEO  # a clip keeps its painted frames
+    job = create_job(node.db, content_sha="0" * 64, style=style, options=JobOptions(), kind=clip)
+    for fraction in (0.25, 0.5):  # lost twice, further each time: run again both times
+        assert lifecycle.claim(node.db, job.id)
+        with node.db.session() as s:
+            s.get(Job, job.id).fraction = fraction  # type: ignore[union-attr]
+        assert node.reclaim(job.id) and get_job(node.db, job.id).attempts == 0
+    assert lifecycle.claim(node.db, job.id)  # lost where it began: counted, and over max_attempts
+    assert (
+        not node.reclaim(job.id)
+        and get_job(node.db, job.id).error == "its worker was lost 1 times; not retried"
+    )
     node.db.dispose()
 
 
@@ -219,7 +240,7 @@ def test_video_job_on_celery_workers_resumes_after_kill_9_without_repainting(
     assert cluster.job(job_id)["status"] == "running"  # killed mid-clip, not finished
     cluster.start_worker()
     done = cluster.wait_done([job_id], 240)[job_id]
-    assert done["status"] == "succeeded" and done["attempts"] == 2, done
+    assert done["status"] == "succeeded" and done["attempts"] == 1, done  # the lost run made progress
     summary = next(e for e in sse_now(cluster, job_id) if e.get("kind") == "video")
     assert summary["frames"] == frames and summary["resumed"] >= 4, summary
     assert summary["painted"] == frames - summary["resumed"], summary  # none painted twice

@@ -18,6 +18,7 @@ from support.images import png
 from support.web import client_for, wait_for
 
 import impasto.service.jobs as jobs_module
+from impasto.service import lifecycle
 from impasto.service.config import Settings, redact_url
 from impasto.service.db import Database
 from impasto.service.jobs import JobContext, JobOptions, StyleRef, create_job, get_job, recover, run_job
@@ -183,6 +184,36 @@ def test_crash_recovery_requeues_then_gives_up(tmp_path: Path, db_url: str) -> N
     failed = get_job(ctx.db, give_up)
     assert failed.status == "failed" and "interrupted by a server restart" in (failed.error or "")
     assert run_job(retry, ctx) == "succeeded" and get_job(ctx.db, retry).attempts == 2
+    ctx.db.dispose()
+
+
+def test_a_run_that_made_progress_does_not_use_up_an_attempt(tmp_path: Path, db_url: str) -> None:
+    """Issue 22: a clip killed twice was failed for good ("2 attempts") although each run resumed
+    and painted more frames. A run interrupted further than it began is not counted; one
+    interrupted where it began is, and the job fails after max_attempts of those."""
+    ctx = _context(tmp_path, db_url, FakeEngine())
+    job_id = _queued(ctx)
+    with ctx.db.session() as s:  # a clip: its painted frames are kept from run to run
+        s.get(Job, job_id).kind = "video"  # type: ignore[union-attr]
+
+    def killed_at(fraction: float) -> None:  # claimed, got to ``fraction``, then the process died
+        assert lifecycle.claim(ctx.db, job_id)
+        with ctx.db.session() as s:
+            s.get(Job, job_id).fraction = fraction  # type: ignore[union-attr]
+
+    for fraction in (0.3, 0.6):  # two kills, each after painting more: neither counts
+        killed_at(fraction)
+        assert recover(ctx.db, max_attempts=2) == [(job_id, "fast")]
+        assert get_job(ctx.db, job_id).attempts == 0
+    for attempts in (1, 2):  # killed where it began: counted, then given up
+        killed_at(0.6)
+        assert get_job(ctx.db, job_id).attempts == attempts
+        assert recover(ctx.db, max_attempts=2) == ([(job_id, "fast")] if attempts < 2 else [])
+    failed = get_job(ctx.db, job_id)
+    assert (
+        failed.status == "failed"
+        and failed.error == "interrupted by a server restart (2 attempts); not retried"
+    )
     ctx.db.dispose()
 
 

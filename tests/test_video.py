@@ -7,6 +7,7 @@ flicker measure on a panning clip by a clear margin.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -333,3 +334,34 @@ def test_stabilisation_cuts_flicker_on_a_panning_clip(tmp_path: Path, photo: Ima
     with_flow, without = flicker(clip, steady.path), flicker(clip, raw.path)
     assert with_flow < 0.5 * without, (with_flow, without)
     print(f"flicker with flow {with_flow:.2f}, without {without:.2f}")
+
+
+def _raw_h264(width: int, height: int, frames: int) -> bytes:
+    """A raw H.264 stream (no container, no duration) of ``frames`` flat frames."""
+    out = io.BytesIO()
+    with av.open(out, "w", format="h264") as container:
+        stream: Any = container.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), i * 40, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+def test_the_frame_limit_holds_for_every_decoded_frame_not_the_header(tmp_path: Path) -> None:
+    """Issue 22: a raw stream whose header says 64x64 but whose last frames were 8192x8192 was
+    painted (server peak 1.15 GB). Each decoded frame is checked before it is converted."""
+    grows = tmp_path / "grows.h264"
+    grows.write_bytes(_raw_h264(64, 64, 3) + _raw_h264(256, 256, 2))
+    sizes: list[tuple[int, ...]] = []
+    with VideoReader(grows, VideoLimits(max_frame_pixels=100 * 100), label="grows.h264") as reader:
+        assert (reader.info.width, reader.info.height) == (64, 64)  # what the header says
+        with pytest.raises(VideoError) as refused:
+            sizes.extend(frame.rgb.shape[:2] for frame in reader.frames())
+    assert sizes == [(64, 64)] * 3
+    assert str(refused.value) == (
+        "grows.h264: frames are 256x256 (0.1 megapixels), over the limit of 0.0 (IMPASTO_VIDEO_MAX_PIXELS)"
+    )

@@ -211,6 +211,7 @@ def bad_clips(tmp_path: Path, clip: bytes) -> dict[str, bytes]:
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
         container.start_encoding()
     big = make_clip(tmp_path / "big.mp4", [np.zeros((200, 320, 3), np.uint8)] * 2)
+    tiny = make_clip(tmp_path / "tiny.mp4", [np.full((2, 2, 3), 90, np.uint8)] * 3)
     long = make_clip(tmp_path / "long.mp4", [shapes(i % 10) for i in range(24)])  # 2 s
     return {
         "text": b"just some words",
@@ -218,6 +219,7 @@ def bad_clips(tmp_path: Path, clip: bytes) -> dict[str, bytes]:
         "no-frames": no_frames.read_bytes(),
         "big": big.read_bytes(),
         "long": long.read_bytes(),
+        "tiny": tiny.read_bytes(),
     }
 
 
@@ -230,6 +232,8 @@ def bad_clips(tmp_path: Path, clip: bytes) -> dict[str, bytes]:
         ({"video": "long"}, 422, "lasts 2.0 s, over the limit of 1 s (IMPASTO_VIDEO_MAX_SECONDS)"),
         ({"video": "many"}, 422, "has 6 frames, over the limit of 3 (IMPASTO_VIDEO_MAX_FRAMES)"),
         ({"video": "big"}, 422, "over the limit of 0.0 (IMPASTO_VIDEO_MAX_PIXELS)"),
+        ({"video": "tiny"}, 422, "walk.mp4: a 2x2 clip painted is 2x2; Impasto paints 16 px or more a side"),
+        ({"video": "two"}, 422, "send one clip per request (2 `video` parts came)"),
         ({"size": "1024"}, 422, "over the limit of 0.0 (IMPASTO_VIDEO_MAX_PIXELS)"),
         ({"video": "huge"}, 413, "the clip is larger than"),
         ({"video": "none"}, 422, "choose a clip to paint"),
@@ -253,11 +257,17 @@ def test_bad_uploads_are_refused_at_once_with_a_clear_message(
         limits["video_max_frames"] = 3
     if which == "big" or "size" in fields:
         limits["video_max_pixels"] = 64 * 48 * 2  # the 64x48 clip itself fits
-    data = {**bad_clips(tmp_path, clip), "good": clip, "many": clip, "huge": clip, "none": b""}[which]
+    data = {**bad_clips(tmp_path, clip), "good": clip, "many": clip, "huge": clip, "none": b"", "two": clip}[
+        which
+    ]
     if which == "huge":
         limits["max_video_bytes"] = len(clip) - 1
     with app(tmp_path, **limits) as client:
-        refused = upload(client, data, **fields)
+        if which == "two":  # two clips: the second was dropped without a word (issue 22)
+            files = [("video", ("walk.mp4", clip, "video/mp4")), ("video", ("b.mp4", clip, "video/mp4"))]
+            refused = client.post("/api/v1/videos", files=files, data={"style_name": "starry-night"})
+        else:
+            refused = upload(client, data, **fields)
         assert refused.status_code == status, refused.text
         assert message in str(refused.json()["detail"]), refused.text
         assert client.get("/api/v1/jobs").json()["jobs"] == []  # nothing stored, nothing queued

@@ -122,6 +122,10 @@ class WorkerNode:
             lifecycle.move(
                 self.db, job_id, outcome, source=Status.RUNNING, error="cancelled (its worker was lost)"
             )
+        elif lifecycle.progressed(self.db, job_id):  # it got further: not counted as an attempt
+            outcome = Status.QUEUED
+            message = "its worker was lost after some progress; running it again"
+            lifecycle.requeue(self.db, job_id, message, attempts=Job.attempts - 1)
         elif attempts >= self.settings.max_attempts:
             outcome = Status.FAILED
             error = f"its worker was lost {attempts} times; not retried"

@@ -5,6 +5,7 @@ Embedded defaults need nothing: SQLite and images under ``./data``, jobs in-proc
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Callable
@@ -92,6 +93,9 @@ class Settings:
     lease_seconds: float = 30.0  # a running job's lease in Redis, renewed every third of it
     # Host names the web app answers for (``*``: any); ``impasto serve`` adds the address it serves on
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; by default
+    # none: the header is ignored, and a request that carries it is never the machine's own user
+    trusted_proxies: tuple[str, ...] = ()
     header_timeout: float = 10.0  # seconds a client may take to send a request's headers
     body_timeout: float = 120.0  # seconds a client may take to send a request's body
     # Video jobs: the largest clip taken (checked at upload, and again by the worker as it decodes)
@@ -146,6 +150,7 @@ class Settings:
             visibility_timeout=_env_float("IMPASTO_VISIBILITY_TIMEOUT", cls.visibility_timeout),
             lease_seconds=_env_float("IMPASTO_LEASE_SECONDS", cls.lease_seconds),
             allowed_hosts=_env_list("IMPASTO_ALLOWED_HOSTS", cls.allowed_hosts),
+            trusted_proxies=_env_list("IMPASTO_TRUSTED_PROXIES", cls.trusted_proxies),
             header_timeout=_env_float("IMPASTO_HEADER_TIMEOUT", cls.header_timeout),
             body_timeout=_env_float("IMPASTO_BODY_TIMEOUT", cls.body_timeout),
             max_video_bytes=_env_int("IMPASTO_MAX_VIDEO_BYTES", cls.max_video_bytes),
@@ -163,6 +168,13 @@ class Settings:
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
             raise OptionsError(f"IMPASTO_AUTH={self.auth!r}: use one of {', '.join(AUTH_MODES)}")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise OptionsError(
+                    f"IMPASTO_TRUSTED_PROXIES: {proxy!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+                ) from None
 
 
 SECRET_KEYS = {"password", "passwd", "pass", "secret", "token", "sslpassword"}

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
-from sqlalchemy import func, select, update
+from sqlalchemy import Update, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import gallery as package_gallery
@@ -158,8 +158,8 @@ def _saved(db: Database, name: str, doing: str, viewer: str | None = None) -> Ga
 def rename(
     db: Database, name: str, new_name: str | None = None, title: str | None = None, viewer: str | None = None
 ) -> GalleryEntry:
-    """A saved style (one ``viewer`` may change) under a new name and/or title; jobs that used it
-    follow it in the history."""
+    """A saved style (one ``viewer`` may change) under a new name and/or title; the jobs painted
+    with it follow it in their owner's history (:func:`_painted_with`), no other job."""
     if new_name is None and title is None:
         raise OptionsError("give a new name or a new title")
     entry = _saved(db, name, "renamed", viewer)
@@ -173,6 +173,7 @@ def rename(
             if row is None:  # deleted meanwhile
                 raise StyleNotFound(f"no style named {name!r} in the gallery")
             if target != name:
+                follow = _painted_with(row)
                 s.delete(row)
                 s.flush()
                 s.add(
@@ -180,13 +181,23 @@ def rename(
                         name=target, title=new_title, sha=row.sha, created_at=row.created_at, owner=row.owner
                     )
                 )
-                renamed = update(Job).where(Job.style_name == name, Job.style_sha == row.sha)
-                s.execute(renamed.values(style_name=target))
+                s.execute(follow.values(style_name=target))
             else:
                 row.title = new_title
     except IntegrityError:  # another request took the name meanwhile
         raise StyleExists(f"a style named {target!r} is already in the gallery") from None
     return GalleryEntry(target, new_title, False, entry.sha, owner=entry.owner)
+
+
+def _painted_with(row: SavedStyle) -> Update:
+    """The jobs painted with this saved style: its name and picture, made since it was saved, and
+    (a private style) by its owner. Another owner's job painted earlier with a style of the same
+    name and picture (since deleted) keeps the name it was painted with: a rename never reaches
+    into another owner's history, nor shows them a private name."""
+    same = update(Job).where(
+        Job.style_name == row.name, Job.style_sha == row.sha, Job.created_at >= row.created_at
+    )
+    return same if row.owner == PUBLIC_STYLES else same.where(Job.owner == row.owner)
 
 
 def delete(

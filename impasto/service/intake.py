@@ -80,12 +80,13 @@ def submit(
     contents = sub.contents
     if sub.content_url:
         contents = [(rt.fetcher.fetch(sub.content_url), sub.content_url.rsplit("/", 1)[-1][:80] or "photo")]
+    limit = settings.max_pixels
     for data, name in contents:  # from the header alone, before anything is decoded or stored
-        check_paintable(image_size(data, name), sub.options.size, name)
+        check_paintable(image_size(data, name, limit), sub.options.size, name)
     if sub.style is not None:
-        check_style_shape(image_size(sub.style, "style picture"), "style picture")
+        check_style_shape(image_size(sub.style, "style picture", limit), "style picture")
     with rt.pins.hold() as pin:  # until the jobs' rows refer to them (no deletion can take them)
-        limit, budget = settings.max_pixels, rt.pixels  # decoding holds pixels from the shared budget
+        budget = rt.pixels  # decoding holds pixels from the shared budget
         stored = [
             (store_image(rt.store, data, max_pixels=limit, label=name, pin=pin, budget=budget)[0], name)
             for data, name in contents
@@ -139,7 +140,8 @@ def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str, own
     options = options_from({**source.options, **changed}).for_mode()
     if rt.store.exists(source.content_sha):  # a deleted photo is refused below
         photo = rt.store.get(source.content_sha)
-        check_paintable(image_size(photo, source.content_name), options.size, source.content_name)
+        size = image_size(photo, source.content_name, rt.settings.max_pixels)
+        check_paintable(size, options.size, source.content_name)
     _room_in_queue(rt, options.mode, 1, owner)
     _take(rt, client)
     if source.style_sha is None and gallery.find(rt.db, source.style_name, owner_filter(owner)) is None:
@@ -190,21 +192,26 @@ def _room_for_a_style(rt: Runtime, owner: Owner) -> None:
         raise StyleQuota(f"you have saved {limit} styles, the most one may keep: delete one to save another")
 
 
-def add_to_gallery(rt: Runtime, title: str, data: bytes, *, owner: Owner) -> gallery.GalleryEntry:
+def add_to_gallery(
+    rt: Runtime, title: str, data: bytes, *, owner: Owner, client: str = "local"
+) -> gallery.GalleryEntry:
     """Store a picture and save it under ``title``: in the public gallery for an admin, else
-    among ``owner``'s own styles (within their quota)."""
+    among ``owner``'s own styles (within their quota, and within ``client``'s rate limit, which a
+    new identity does not reset: one upload counts as one job against it)."""
     _room_for_a_style(rt, owner)
-    check_style_shape(image_size(data, "style picture"), "style picture")
+    if not owner.admin:
+        _take(rt, client, what="style uploads")
+    check_style_shape(image_size(data, "style picture", rt.settings.max_pixels), "style picture")
     with rt.pins.hold() as pin:
         label, limit = "style picture", rt.settings.max_pixels
         sha, _ = store_image(rt.store, data, max_pixels=limit, label=label, pin=pin, budget=rt.pixels)
         return gallery.save(rt.db, title, sha, owner=style_owner(owner))
 
 
-def _take(rt: Runtime, client: str, cost: int = 1) -> None:
+def _take(rt: Runtime, client: str, cost: int = 1, what: str = "jobs") -> None:
     wait = rt.limiter.take(client, cost)
     if wait > 0:
-        raise RateLimited(wait)
+        raise RateLimited(wait, what)
 
 
 class OwnerQueueFull(ImpastoError):

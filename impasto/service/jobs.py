@@ -200,7 +200,7 @@ def store_image(
     if budget is None:
         image = load_image(data, limit=max_pixels, name=label)
     else:
-        width, height = image_size(data, label)
+        width, height = image_size(data, label, max_pixels)
         with budget.hold(width * height):
             image = load_image(data, limit=max_pixels, name=label)
     if pin is not None:
@@ -486,7 +486,10 @@ def recover(db: Database, max_attempts: int) -> list[tuple[str, str]]:
     with db.session() as s:
         interrupted = s.execute(select(Job.id, Job.attempts).where(Job.status == Status.RUNNING.value)).all()
     for job_id, attempts in interrupted:
-        if attempts >= max_attempts:
+        if lifecycle.progressed(db, job_id):  # it got further: this run does not use up an attempt
+            message = "interrupted by a server restart after some progress; re-queued"
+            lifecycle.requeue(db, job_id, message, attempts=Job.attempts - 1)
+        elif attempts >= max_attempts:
             error = f"interrupted by a server restart ({attempts} attempts); not retried"
             lifecycle.move(db, job_id, Status.FAILED, source=Status.RUNNING, error=error)
         else:

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, select, update
 
 from .db import Database
 from .models import Job, JobEvent, Status, utcnow
@@ -75,6 +75,10 @@ def move(
     if message:
         event["message"] = message
     with db.session() as s:
+        if target == Status.RUNNING:  # how far a clip was when this run began: see progressed()
+            row = s.execute(select(Job.kind, Job.fraction).where(Job.id == job_id)).first()
+            if row is not None and row.kind == "video":
+                event["from_fraction"] = row.fraction
         done = s.execute(
             update(Job)
             .where(Job.id == job_id, Job.status.in_([f.value for f in froms]), *where)
@@ -96,6 +100,26 @@ def _bookkeeping(target: Status) -> dict[str, Any]:
     return {"finished_at": utcnow(), "eta": 0.0, "fraction": fraction}
 
 
+def progressed(db: Database, job_id: str) -> bool:
+    """Did the job's latest run get further than where it began? Only a clip keeps what a run did
+    (its painted frames), so only a clip's run counts: such a run is not counted among its attempts
+    when it is interrupted; a run that dies where it began is, as is every picture job's run (it
+    starts again from nothing)."""
+    with db.session() as s:
+        if s.scalar(select(Job.kind).where(Job.id == job_id)) != "video":
+            return False
+        started = s.scalars(
+            select(JobEvent)
+            .where(JobEvent.job_id == job_id, JobEvent.kind == "status")
+            .order_by(JobEvent.id.desc())
+            .limit(1)
+        ).first()
+        fraction = s.scalar(select(Job.fraction).where(Job.id == job_id))
+    if started is None or started.data.get("status") != Status.RUNNING.value or fraction is None:
+        return False
+    return bool(fraction > float(started.data.get("from_fraction") or 0.0))
+
+
 def claim(db: Database, job_id: str) -> bool:
     """``queued → running``: the one worker that wins runs the job."""
     return move(db, job_id, Status.RUNNING, source=Status.QUEUED)
@@ -106,4 +130,4 @@ def requeue(db: Database, job_id: str, message: str, **values: Any) -> bool:
     return move(db, job_id, Status.QUEUED, source=Status.RUNNING, message=message, **values)
 
 
-__all__ = ["TRANSITIONS", "allowed", "claim", "move", "requeue", "sources"]
+__all__ = ["TRANSITIONS", "allowed", "claim", "move", "progressed", "requeue", "sources"]

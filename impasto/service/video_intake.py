@@ -16,7 +16,7 @@ from PIL import Image
 
 from ..cache import sha256_bytes
 from ..errors import InvalidInput, TooLarge, VideoError
-from ..imageio import check_style_shape, encode_image, fit_long_side, image_size
+from ..imageio import MIN_SIDE, check_style_shape, encode_image, fit_long_side, image_size
 from ..video import VideoReader
 from ..video.pipeline import output_size
 from . import intake, video_jobs
@@ -50,7 +50,14 @@ def poster(rt: Runtime, data: bytes, name: str, size: int | None) -> bytes:
         path.write_bytes(data)
         with VideoReader(path, limits, label=name) as reader:
             info = reader.info
-            limits.check_frame(name, *output_size(info.width, info.height, size))
+            painted = output_size(info.width, info.height, size)
+            limits.check_frame(name, *painted)
+            if min(painted) < MIN_SIDE:  # the engines cannot paint it: refused now, not by the worker
+                at = f" at {size} px" if size is not None else ""
+                raise VideoError(
+                    f"{name}: a {info.width}x{info.height} clip painted{at} is {painted[0]}x{painted[1]}; "
+                    f"Impasto paints {MIN_SIDE} px or more a side (give a larger size)"
+                )
             first = next(reader.frames(), None)
     if first is None:
         raise VideoError(f"{name}: the video track has no frames")
@@ -79,7 +86,7 @@ def submit_video(rt: Runtime, sub: VideoSubmission, client: str, owner: Owner = 
     intake._take(rt, client)
     first = poster(rt, sub.video, sub.video_name, sub.options.size)
     if sub.style is not None:
-        check_style_shape(image_size(sub.style, "style picture"), "style picture")
+        check_style_shape(image_size(sub.style, "style picture", rt.settings.max_pixels), "style picture")
     with rt.pins.hold() as pin:  # until the job's row refers to them (no deletion can take them)
         for data in (sub.video, first):
             pin(sha256_bytes(data))

@@ -218,6 +218,9 @@ class VideoReader:
                     continue
                 when = item.time - self.start if item.time is not None else index / fps
                 self.limits.check_length(self.label, when, index + 1)
+                # every decoded frame, not the header's size: a stream may grow mid-clip (refused
+                # before it is converted, painted or held)
+                self.limits.check_frame(self.label, item.width, item.height)
                 rgb = rotate(item.to_ndarray(format="rgb24"), self.info.rotation)
                 yield VideoFrame(index, max(0.0, when), rgb)
                 index += 1

@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .. import __version__
 from ..errors import ImpastoError, InvalidInput, TooLarge
@@ -253,5 +254,7 @@ def create_app(
     app.add_middleware(guards.SameOrigin)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(guards.SlashRedirect)
-    app.add_middleware(guards.AllowedHosts, hosts=settings.allowed_hosts)  # outermost: before anything
+    app.add_middleware(guards.AllowedHosts, hosts=settings.allowed_hosts)
+    # outermost: the client's address, for everything after it (rate limits, the local owner)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app

@@ -71,9 +71,11 @@ def image_response(
     fmt: Literal["png", "jpeg"] | None = None,
     download: str | None = None,
     request: Request | None = None,
+    cache: str = "private, max-age=3600",
 ) -> Response:
+    """The picture (or a thumbnail, or converted), with an ETag and ``cache`` as Cache-Control."""
     tag = f'"{etag}-{thumb or 0}-{fmt or "orig"}"'
-    headers = {"ETag": tag, "Cache-Control": "private, max-age=3600"}
+    headers = {"ETag": tag, "Cache-Control": cache}
     if request is not None and request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers=headers)
     if thumb:

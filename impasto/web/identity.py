@@ -9,9 +9,14 @@ own user; and the CSRF token that goes with a browser identity.
 - In the default mode (``IMPASTO_AUTH=open``), an API call with neither, from a loopback address
   and without a browser's headers (``Origin``, ``Referer``, ``Sec-Fetch-Site``) is a script of the
   machine's own user: the ``local`` owner, which the CLI shares. Anything else without a key or a
-  cookie gets a fresh anonymous identity, so a stranger never shares anyone's owner.
+  cookie gets a fresh anonymous identity (and its cookie), so a stranger never shares anyone's
+  owner; but a state-changing API call with neither is refused (401): what it made would belong to
+  an identity nobody holds (a script behind a proxy, say), so it could never be read again.
 - ``IMPASTO_AUTH=keys`` (public deployments): ``/api/`` needs a key, or the identity cookie of a
-  browser that uses the pages; no ``local`` owner; health checks and the OpenAPI document stay open.
+  browser that uses the pages, as the pages use it: reads with the cookie, writes with the cookie
+  *and* its CSRF token (``X-CSRF-Token``), whatever headers come with them; no ``local`` owner;
+  health checks and the OpenAPI document stay open. The pages themselves stay open to anyone: keys
+  mode keeps keyless scripts off the API, it does not close the site (a proxy's sign-in does).
 
 CSRF: a browser identity's token is an HMAC of the identity with the secret (a synchronizer
 token that needs no storage). Every state-changing form carries it (``csrf_token``) and the pages'
@@ -48,6 +53,11 @@ MAX_AGE = 400 * 24 * 3600  # browsers cap cookies at 400 days
 OPEN_PATHS = ("/api/v1/health", "/api/v1/openapi.json")  # no key needed even with IMPASTO_AUTH=keys
 NO_IDENTITY = ("/static/", "/docs/assets/", "/favicon.ico")  # files: no identity is minted for them
 BROWSER_HEADERS = (b"origin", b"referer", b"sec-fetch-site")
+NO_IDENTITY_DETAIL = (
+    "who is asking? Send an API key (`Authorization: Bearer <key>`; `impasto keys create NAME` "
+    "makes one), or keep the identity cookie this server sets on any GET (`curl -c jar -b jar`): "
+    "without either, nobody could read what this request makes"
+)
 
 
 class Identities:
@@ -75,7 +85,14 @@ class Identities:
         return token is not None and hmac.compare_digest(token.encode(), self.csrf_token(owner).encode())
 
 
+PROXY_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
+
+
 def _loopback(scope: Scope) -> bool:
+    """A request from this machine itself: a loopback address, and not relayed by a proxy (which
+    would make every client of a proxy on this machine its own user)."""
+    if any(name in PROXY_HEADERS for name, _ in scope["headers"]):
+        return False
     client = scope.get("client")
     try:
         return client is not None and ipaddress.ip_address(client[0]).is_loopback
@@ -135,6 +152,9 @@ class Identity:
             return
         if owner is None and api and not self.keys_only and not browser and _loopback(scope):
             owner = LOCAL
+        if owner is None and api and scope["method"] not in SAFE_METHODS and scope["path"] not in OPEN_PATHS:
+            await _unauthorized(NO_IDENTITY_DETAIL)(scope, receive, send)  # its work could never be read
+            return
         if owner is None and scope["path"].startswith(OPEN_PATHS):
             owner = browser_owner(new_identity())  # health probes and the schema: no cookie to keep
         if owner is None:
@@ -144,7 +164,7 @@ class Identity:
             api
             and owner.via == "cookie"
             and minted is None
-            and browser
+            and (browser or self.keys_only)  # keys mode: a cookie opens the API only as the pages use it
             and scope["method"] not in SAFE_METHODS
             and not self.ids.csrf_ok(owner, headers.get(CSRF_HEADER.encode(), b"").decode("latin-1"))
         ):

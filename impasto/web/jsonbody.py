@@ -81,7 +81,7 @@ class LimitedJSONRoute(APIRoute):
             kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if request.method in ("POST", "PUT", "PATCH") and kind.endswith(("/json", "+json")):
                 body = await request.body()
-                if body:
+                if body.strip():  # empty: the route says what it needed
                     request._json = loads(body)  # Starlette's cache: request.json() returns it
             return await handler(request)
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPBearer
+from starlette.datastructures import FormData
 
 from .. import __version__
 from ..errors import InvalidInput
@@ -113,10 +114,7 @@ async def create_jobs(request: Request, rt: RT, me: Me) -> JSONResponse:
     limit = rt.settings.max_image_bytes
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
-        try:
-            form = await request.form(max_files=rt.settings.max_files + 1, max_fields=50)
-        except (ValueError, KeyError, AssertionError) as exc:
-            raise InvalidInput(f"malformed multipart body ({type(exc).__name__})") from None
+        form = await _form(request, max_files=rt.settings.max_files + 1, max_fields=50)
         sub = await from_form(form, limit)
     elif kind == "application/json":
         body = await _json_body(request, JobCreate)
@@ -130,7 +128,20 @@ async def create_jobs(request: Request, rt: RT, me: Me) -> JSONResponse:
     )
 
 
+EMPTY_BODY = "the body is empty: send a JSON object (or a multipart form)"
+
+
+async def _form(request: Request, *, max_files: int, max_fields: int) -> FormData:
+    """The multipart body, or a 422 saying it is malformed (Starlette raises several kinds)."""
+    try:
+        return await request.form(max_files=max_files, max_fields=max_fields)
+    except (ValueError, KeyError, AssertionError) as exc:
+        raise InvalidInput(f"malformed multipart body ({type(exc).__name__})") from None
+
+
 async def _json_body(request: Request, model: type[JobCreate] | type[StyleCreate]) -> dict[str, Any]:
+    if not (await request.body()).strip():
+        raise InvalidInput(EMPTY_BODY)
     raw = await request.json()  # parsed by LimitedJSONRoute: depth and number limits
     if not isinstance(raw, dict):
         raise InvalidInput("the body must be a JSON object")
@@ -368,7 +379,7 @@ async def add_gallery_style(request: Request, rt: RT, me: Me) -> StyleOut:
     limit = rt.settings.max_image_bytes
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
-        form = await request.form(max_files=2, max_fields=5)
+        form = await _form(request, max_files=2, max_fields=5)
         name, upload = form.get("name"), form.get("image")
         if not isinstance(name, str) or upload is None or isinstance(upload, str):
             raise InvalidInput("send a name and an image file")
@@ -378,7 +389,10 @@ async def add_gallery_style(request: Request, rt: RT, me: Me) -> StyleOut:
         name, data = body["name"], decode_b64(body["image"], "image", limit)
     else:
         raise InvalidInput("send application/json or multipart/form-data")
-    return style_out(await run_in_threadpool(lambda: intake.add_to_gallery(rt, name, data, owner=me)))
+    client = client_id(request)
+    return style_out(
+        await run_in_threadpool(lambda: intake.add_to_gallery(rt, name, data, owner=me, client=client))
+    )
 
 
 @router.patch("/styles/{name}", response_model=StyleOut, tags=["gallery"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from PIL import Image, ImageDraw
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +14,8 @@ from ..service.jobs import JobOptions
 from ..service.models import Job
 
 B64 = "Base64 of the image file's bytes (a `data:` URL prefix is accepted)"
+#: A picture as Base64 text: OpenAPI's ``format: byte``, so that clients and fuzzers know it.
+Picture = Annotated[str, Field(max_length=60_000_000, json_schema_extra={"format": "byte"})]
 
 
 class ErrorOut(BaseModel):
@@ -24,9 +26,9 @@ class ErrorOut(BaseModel):
 class JobCreate(JobOptions):
     """A job as JSON: one photo (Base64 or URL) and one style (Base64 or a gallery name)."""
 
-    content: str | None = Field(None, description=B64, max_length=60_000_000)
+    content: Picture | None = Field(None, description=B64)
     content_url: str | None = Field(None, description="http(s) URL of the photo", max_length=2000)
-    style: str | None = Field(None, description=B64, max_length=60_000_000)
+    style: Picture | None = Field(None, description=B64)
     style_name: str | None = Field(None, description="a gallery style name", max_length=100)
     save_style_as: str | None = Field(
         None, description="also save the uploaded style under this name", max_length=100
@@ -60,7 +62,7 @@ class StylizeRequest(JobCreate):
 class StyleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100, description="display name; the id is its slug")
-    image: str = Field(description=B64, max_length=60_000_000)
+    image: Picture = Field(description=B64)
 
 
 class StyleUpdate(BaseModel):

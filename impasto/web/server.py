@@ -76,6 +76,7 @@ def config(app: Any, settings: Settings, *, host: str, port: int, **options: Any
         http=protocol(settings.header_timeout),
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         timeout_keep_alive=KEEP_ALIVE,
+        proxy_headers=False,  # the app trusts X-Forwarded-For from IMPASTO_TRUSTED_PROXIES only
         **options,
     )
 

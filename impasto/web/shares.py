@@ -25,6 +25,7 @@ router = APIRouter(include_in_schema=False)
 RT = Annotated[Runtime, Depends(runtime)]
 Me = Annotated[Owner, Depends(owner_of)]
 Token = Annotated[str, Path(min_length=1, max_length=64)]
+REVALIDATE = "private, no-cache"
 
 
 @router.get("/s/{token}", response_class=HTMLResponse)
@@ -63,7 +64,8 @@ def shared_picture(
     data, etag = job_image_of(rt, job, "result" if kind == "painting" else "content")
     what = "result" if kind == "painting" else "content"
     name = download_name(job.content_name, job.style_name, job.mode, what) if download else None
-    return image_response(data, etag=etag, thumb=thumb, download=name, request=request)
+    # revalidated every time (a 304 costs little): a revoked link's pictures go at once, from caches too
+    return image_response(data, etag=etag, thumb=thumb, download=name, request=request, cache=REVALIDATE)
 
 
 @router.post("/jobs/{job_id}/share")

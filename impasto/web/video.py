@@ -67,6 +67,9 @@ async def video_from_form(form: FormData, rt: Runtime) -> video_intake.VideoSubm
         save_style_as=scalars.get("save_style_as") or None,
         options=video_options_from({k: scalars.get(k) for k in VIDEO_OPTION_FIELDS}),
     )
+    for name, what in (("video", "one clip"), ("style", "one style picture")):
+        if len(form.getlist(name)) > 1:  # the others would be dropped without a word
+            raise InvalidInput(f"send {what} per request ({len(form.getlist(name))} `{name}` parts came)")
     clip = form.get("video")
     if isinstance(clip, UploadFile):
         sub.video = await read_upload(clip, rt.settings.max_video_bytes, "the clip") or None

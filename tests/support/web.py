@@ -27,7 +27,17 @@ def client_for(tmp_path: Path, db_url: str, stylize: Any, **settings: Any) -> Te
     }
     base.update(settings)
     config = Settings(data_dir=tmp_path / "data", database_url=db_url, **base)
-    return TestClient(create_app(config, stylize=stylize, fetcher=fetcher))
+    return KeepsCookie(create_app(config, stylize=stylize, fetcher=fetcher))
+
+
+class KeepsCookie(TestClient):
+    """A keyless client that keeps the identity cookie the server sets, as ``curl -c jar -b jar``
+    does: it makes one GET when it starts, since a write with no key and no cookie is refused."""
+
+    def __enter__(self) -> KeepsCookie:
+        super().__enter__()
+        self.get("/")
+        return self
 
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
