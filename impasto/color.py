@@ -75,23 +75,31 @@ def match_colors(style: Image.Image, content: Image.Image) -> Image.Image:
     return _image(out.reshape(style.size[1], style.size[0], 3))
 
 
-def match_palette(content: Image.Image, styles: list[Image.Image], weights: list[float]) -> Image.Image:
-    """The photo recoloured to the paintings' palette: its RGB mean and covariance mapped onto the
-    blend's (the moments of the weighted mixture of the paintings' pixels).
+Palette = tuple[np.ndarray, np.ndarray]  # RGB mean (3,) and covariance (3, 3), in 0..1
 
-    Quality mode starts from this picture: the optimisation then spends its iterations on strokes
-    and shapes, not on dragging a dark photo towards a pale painting's colours.
-    """
-    c = _array(content).reshape(-1, 3)
+
+def palette_of(styles: list[Image.Image], weights: list[float]) -> Palette:
+    """The colour mean and covariance of the weighted mixture of the paintings' pixels."""
     total = sum(weights)
     mean, second = np.zeros(3), np.zeros((3, 3))
     for img, w in zip(styles, weights, strict=True):
         s = _array(img.resize(_thumb(img.size))).reshape(-1, 3)
         mean += w / total * s.mean(0)
         second += w / total * (s.T @ s / len(s))
-    cov_s = second - np.outer(mean, mean) + np.eye(3) * 1e-5
+    return mean, second - np.outer(mean, mean)
+
+
+def match_palette(content: Image.Image, palette: Palette) -> Image.Image:
+    """The photo recoloured to a painting's palette (:func:`palette_of`): its RGB mean and
+    covariance mapped onto the palette's.
+
+    Quality mode starts from this picture: the optimisation then spends its iterations on strokes
+    and shapes, not on dragging a dark photo towards a pale painting's colours.
+    """
+    c = _array(content).reshape(-1, 3)
+    mean, cov = palette
     cov_c = np.cov(c, rowvar=False) + np.eye(3) * 1e-5
-    transform = _transport(cov_c, cov_s)
+    transform = _transport(cov_c, cov + np.eye(3) * 1e-5)
     out = (c - c.mean(0)) @ transform.T + mean
     return _image(out.reshape(content.size[1], content.size[0], 3))
 

@@ -63,7 +63,7 @@ def _moments(img: Image.Image) -> tuple[np.ndarray, np.ndarray]:
 
 def test_match_palette_gives_the_photo_the_paintings_colours(photo: Image.Image, starry: Image.Image) -> None:
     """Quality mode's starting picture: the painting's colour mean and covariance, the photo's layout."""
-    out = color.match_palette(photo, [starry], [1.0])
+    out = color.match_palette(photo, color.palette_of([starry], [1.0]))
     assert out.size == photo.size
     (mean, cov), (target_mean, target_cov) = _moments(out), _moments(starry)
     photo_mean, _ = _moments(photo)
@@ -77,6 +77,6 @@ def test_match_palette_gives_the_photo_the_paintings_colours(photo: Image.Image,
 
 def test_match_palette_blends_several_paintings(photo: Image.Image, starry: Image.Image) -> None:
     light, dark = Image.new("RGB", (32, 32), (200, 200, 200)), Image.new("RGB", (32, 32), (100, 100, 100))
-    grey = np.asarray(color.match_palette(photo, [light, dark], [3.0, 1.0]), dtype=float)
+    grey = np.asarray(color.match_palette(photo, color.palette_of([light, dark], [3.0, 1.0])), dtype=float)
     assert grey.mean() == pytest.approx(175, abs=2)  # the mixture's mean, 3:1 light to dark
     assert grey.std() == pytest.approx(np.sqrt(3 / 16) * 100, rel=0.1)  # and its spread

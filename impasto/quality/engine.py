@@ -415,8 +415,10 @@ def run_quality(
         )
     device = select_device(opts.device)
     dtype = select_dtype(opts.precision, device)
+    palette = None  # the paintings' colours: the photo starts in them, the result ends in them
     if opts.paletted:
-        content = color.match_palette(content, [s.image for s in styles], [s.weight for s in styles])
+        palette = color.palette_of([s.image for s in styles], [s.weight for s in styles])
+        content = color.match_palette(content, palette)
     plan = make_plan(
         content.size,
         opts.size,
@@ -466,8 +468,8 @@ def run_quality(
     final = to_image(outcome.best)
     if final.size != plan.scales[-1].size:  # cancelled at a coarse scale: deliver the requested size
         final = final.resize(plan.scales[-1].size, Image.Resampling.BICUBIC)
-    if opts.paletted:  # the optimisation leaves part of the way to the painting's colours: finish it
-        final = color.match_palette(final, [s.image for s in styles], [s.weight for s in styles])
+    if palette is not None:  # the optimisation leaves part of the way to the palette: finish it
+        final = color.match_palette(final, palette)
     run.report(DoneEvent(run.timer.elapsed(), dict(outcome.losses), outcome.cancelled))
     return QualityResult(
         final,
