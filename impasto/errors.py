@@ -9,6 +9,7 @@ with status 2, the web layer turns its :attr:`~ImpastoError.kind` into a status 
     ├── ImageError              an image cannot be read or written
     ├── OptionsError            an option is out of range (also a ValueError)
     ├── MemoryLimitError        the output will not fit in memory
+    ├── BudgetError             the time budget cannot give the size its minimum work
     ├── WeightsError            pretrained weights missing or corrupt
     ├── Cancelled               a run was cancelled before it made a picture
     ├── MissingExtraError       a command needs an extra that is not installed (impasto[web], ...)
@@ -59,6 +60,19 @@ class MemoryLimitError(ImpastoError):
     def __init__(self, message: str, largest_size: int | None = None) -> None:
         super().__init__(message)
         self.largest_size = largest_size
+
+
+class BudgetError(ImpastoError):
+    """A time budget too short for the size: painting it would return an almost unchanged photo.
+
+    ``seconds`` is what the full plan is expected to take on this machine, ``minimum`` the least
+    that gives the size its minimum useful work, ``largest_size`` the largest long side whose
+    minimum fits in the budget (``None``: none does).
+    """
+
+    def __init__(self, message: str, seconds: float, minimum: float, largest_size: int | None) -> None:
+        super().__init__(message)
+        self.seconds, self.minimum, self.largest_size = seconds, minimum, largest_size
 
 
 class WeightsError(ImpastoError):

@@ -129,5 +129,7 @@ def test_average_pooling_changes_deep_features_only() -> None:
             load_backbone("vgg16", "max")(x, ["conv1_1", "conv3_1"]),
             load_backbone("vgg16", "avg")(x, ["conv1_1", "conv3_1"]),
         )
-    assert torch.equal(mx["conv1_1"], av["conv1_1"])
-    assert not torch.allclose(mx["conv3_1"], av["conv3_1"])
+    # equal up to rounding: an Encoder may have put the cached network in channels-last layout,
+    # whose convolution kernels round differently
+    assert torch.allclose(mx["conv1_1"], av["conv1_1"], rtol=1e-5, atol=1e-3)
+    assert (mx["conv3_1"] - av["conv3_1"]).abs().max() > 0.1

@@ -265,6 +265,6 @@ def test_default_paints_in_the_paintings_palette(photo: Image.Image) -> None:
 def test_default_plan_starts_at_256_px(photo: Image.Image) -> None:
     """No 128 px scale: there the deep layers see whole objects of the painting and copy them."""
     opts = QualityOptions()
-    plan = make_plan(photo.size, opts.size, opts.steps, min_size=opts.first_size)
+    plan = make_plan(photo.size, 512, opts.iterations, min_size=opts.first_size, base=opts.steps)
     assert [max(s.size) for s in plan.scales] == [256, 512]
     assert plan.scales[-1].iterations >= 8  # enough work where the losses that count are

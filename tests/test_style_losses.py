@@ -10,10 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from impasto.errors import OptionsError
+from impasto.errors import BudgetError, OptionsError
 from impasto.progress import Event, IterationEvent
 from impasto.quality import QualityOptions, run_quality
 from impasto.quality import engine as engine_module
+from impasto.quality import plan as plan_module
 from impasto.quality.engine import EMA
 from impasto.quality.losses import (
     STYLE_LOSSES,
@@ -195,8 +196,9 @@ def test_a_time_budget_plans_the_iterations(
     ticks = itertools.count()
     clock = SimpleNamespace(perf_counter=lambda: next(ticks) * 0.5, time_ns=time.time_ns)
     monkeypatch.setattr(engine_module, "time", clock)
+    monkeypatch.setattr(engine_module, "seconds_per_unit", lambda _encoder, _opts: 1e-9)  # fast, it says
     runs = {}
-    for budget in (8.0, 24.0):
+    for budget in (16.0, 40.0):
         events: list[Event] = []
         opts = QualityOptions(size=32, time_budget=budget, style_loss="gram", precision="float32")
         result = run_quality(photo, [Style(starry)], opts, events.append)
@@ -204,8 +206,44 @@ def test_a_time_budget_plans_the_iterations(
         steps = [e for e in events if isinstance(e, IterationEvent)]
         assert steps[-1].step == result.plan.steps  # the events follow the replanned plan
         assert result.elapsed <= budget * 1.1
-    assert runs[24.0].plan.steps > runs[8.0].plan.steps
+    assert runs[40.0].plan.steps > runs[16.0].plan.steps > 13
     assert QualityOptions().time_budget is None  # default runs stay deterministic: fixed iterations
+
+
+def test_a_budget_never_starves_the_painting(
+    photo: Image.Image, starry: Image.Image, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slower than the probe said: the run overruns its budget rather than stop short of the minimum
+    (13 of the 26 iterations here), which would be the photo with faint strokes, called done."""
+    ticks = itertools.count()
+    clock = SimpleNamespace(perf_counter=lambda: next(ticks) * 0.5, time_ns=time.time_ns)
+    monkeypatch.setattr(engine_module, "time", clock)
+    monkeypatch.setattr(engine_module, "seconds_per_unit", lambda _encoder, _opts: 1e-9)  # fast, it says
+    opts = QualityOptions(size=32, time_budget=4.0, style_loss="gram", precision="float32")
+    result = run_quality(photo, [Style(starry)], opts)
+    assert result.plan.steps == 13 and result.elapsed > 4.0
+
+
+def test_a_budget_too_short_for_the_size_is_refused_before_painting(
+    photo: Image.Image, starry: Image.Image, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a machine as slow as the probe says, the minimum does not fit: refused, with the time it
+    needs and a size that fits; nothing is painted."""
+    monkeypatch.setattr(engine_module, "seconds_per_unit", lambda _encoder, _opts: 4e-4)
+    monkeypatch.setattr(plan_module, "FIXED_UNITS", 0)  # at 96 px the fixed part would swamp the sizes
+    events: list[Event] = []
+    opts = QualityOptions(size=96, time_budget=30.0, style_loss="gram", precision="float32")
+    with pytest.raises(BudgetError, match=r"needs at least .* more than the time budget of 30 s") as caught:
+        run_quality(photo, [Style(starry)], opts, events.append)
+    assert not [e for e in events if isinstance(e, IterationEvent)]
+    error = caught.value
+    assert error.minimum > 30.0 and error.seconds > error.minimum
+    assert error.largest_size is not None and error.largest_size < 96
+    assert f"choose {error.largest_size} px or less" in str(error)
+    smaller = QualityOptions(
+        size=error.largest_size, time_budget=30.0, style_loss="gram", precision="float32"
+    )
+    run_quality(photo, [Style(starry)], smaller)  # and does: the advice is one that fits
 
 
 @pytest.mark.parametrize(

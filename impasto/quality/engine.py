@@ -19,17 +19,36 @@ from torch.nn import functional as F
 
 from .. import color
 from ..device import select_device, select_dtype
-from ..errors import Cancelled, MemoryLimitError, OptionsError
+from ..errors import BudgetError, Cancelled, MemoryLimitError, OptionsError
 from ..fast import FastOptions, run_fast
 from ..imageio import MIN_SIDE, check_style_shape, load_image
-from ..progress import CancelToken, DoneEvent, IterationEvent, PreviewEvent, ProgressCallback, StageEvent
+from ..progress import (
+    CancelToken,
+    DoneEvent,
+    IterationEvent,
+    PreviewEvent,
+    ProgressCallback,
+    StageEvent,
+    duration,
+)
 from ..styles import Style
 from .backbones import VGGFeatures, load_backbone
 from .losses import ContentLoss, build_style_loss, tv_loss
 from .memory import available_bytes, estimate_bytes, largest_long_side
 from .optim import LBFGS
 from .options import QualityOptions
-from .plan import Plan, Scale, fit, fit_budget, make_plan
+from .plan import (
+    FINAL_ITERATIONS,
+    SETUP_ITERATIONS,
+    Costs,
+    Plan,
+    Scale,
+    fit,
+    fit_budget,
+    iteration_cost,
+    make_plan,
+    minimum,
+)
 
 MAX_STYLE_SIDE = 1024  # style images are analysed at most this large
 DRAFT_MIN_SIDE = 256  # fast-mode drafts are painted at least this large
@@ -81,26 +100,40 @@ class Encoder:
         return features
 
 
-def check_memory(plan: Plan, opts: QualityOptions, device: torch.device) -> None:
+def deepest_layer(opts: QualityOptions) -> str:
+    return max([opts.content_layer, *opts.style_layers], key=lambda n: (int(n[4]), int(n[6])))
+
+
+def memory_need(plan: Plan, opts: QualityOptions) -> int:
+    """Estimated peak bytes of the plan's finest scale (L-BFGS keeps one pair per iteration run)."""
     finest = plan.scales[-1]
-    deepest = max([opts.content_layer, *opts.style_layers], key=lambda n: (int(n[4]), int(n[6])))
-    budget = opts.memory_limit or available_bytes(device.type)
-    need = estimate_bytes(
+    return estimate_bytes(
         finest.size[0] * finest.size[1],
         arch=opts.backbone,
-        deepest=deepest,
+        deepest=deepest_layer(opts),
         optimizer=opts.optimizer,
-        history=opts.history_size,
+        history=min(opts.history_size, finest.iterations),
     )
+
+
+def largest_fitting(plan: Plan, opts: QualityOptions, budget: int) -> int:
+    finest = plan.scales[-1]
+    return largest_long_side(
+        budget,
+        finest.size,
+        arch=opts.backbone,
+        deepest=deepest_layer(opts),
+        optimizer=opts.optimizer,
+        history=min(opts.history_size, finest.iterations),
+    )
+
+
+def check_memory(plan: Plan, opts: QualityOptions, device: torch.device) -> None:
+    finest = plan.scales[-1]
+    budget = opts.memory_limit or available_bytes(device.type)
+    need = memory_need(plan, opts)
     if need > budget:
-        largest = largest_long_side(
-            budget,
-            finest.size,
-            arch=opts.backbone,
-            deepest=deepest,
-            optimizer=opts.optimizer,
-            history=opts.history_size,
-        )
+        largest = largest_fitting(plan, opts, budget)
         raise MemoryLimitError(
             f"a {finest.size[0]}×{finest.size[1]} painting needs about {need / 2**30:.1f} GiB but "
             f"{budget / 2**30:.1f} GiB is available; the largest size that fits is {largest} px "
@@ -178,23 +211,23 @@ def make_optimizer(opts: QualityOptions, image: Tensor, curvature: float | None)
 
 
 class Timer:
-    """Seconds per iteration per pixel, for ETAs that account for scales of different sizes."""
+    """Seconds per unit of work (:class:`~impasto.quality.plan.Costs`), for ETAs across scales."""
 
-    def __init__(self) -> None:
+    def __init__(self, rate: float | None = None) -> None:
         self.start = time.perf_counter()
-        self.rate: float | None = None  # seconds per iteration per pixel
-        self.last: float | None = None  # the latest sample alone
+        self.rate = rate  # seconds per unit: the probe's until iterations are measured
+        self.measured = False
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
-    def update(self, seconds: float, pixels: int) -> None:
-        sample = seconds / pixels
-        self.last = sample
-        self.rate = sample if self.rate is None else 0.7 * self.rate + 0.3 * sample
+    def update(self, seconds: float, units: float) -> None:
+        sample = seconds / units
+        self.rate = sample if not self.measured or self.rate is None else 0.7 * self.rate + 0.3 * sample
+        self.measured = True
 
-    def eta(self, remaining_pixel_steps: float) -> float | None:
-        return None if self.rate is None else self.rate * remaining_pixel_steps
+    def eta(self, remaining_units: float) -> float | None:
+        return None if self.rate is None else self.rate * max(remaining_units, 0.0)
 
 
 class Objective:
@@ -261,53 +294,62 @@ class ScaleOutcome:
     cancelled: bool
 
 
-SETUP_ITERATIONS = 1.0  # a new scale's style and content analysis costs about one iteration there
-
-
 class Run:
     """State shared across the scales of one painting: progress counters, timer, reporting, budget."""
 
     def __init__(
-        self, plan: Plan, opts: QualityOptions, report: ProgressCallback, cancel: CancelToken | None
+        self,
+        plan: Plan,
+        opts: QualityOptions,
+        report: ProgressCallback,
+        cancel: CancelToken | None,
+        rate: float | None = None,
+        least: list[int] | None = None,
     ):
         self.plan, self.opts, self.report, self.cancel = plan, opts, report, cancel
-        self.timer = Timer()
+        self.costs = Costs(plan)
+        self.least = least or minimum(plan)  # a time budget never takes a scale below this
+        self.timer = Timer(rate)
         self.step = 0
+        self.started = 0  # the scale being painted (its analysis done)
         self.done = [0] * len(plan.scales)  # iterations run at each scale
         # L-BFGS curvature per pixel, carried from scale to scale: the per-pixel gradients of these
         # size-normalised losses shrink as the pixel count grows, so the inverse curvature grows with it
         self.curvature_per_pixel: float | None = None
 
-    @property
-    def remaining(self) -> int:
-        """Pixel-iterations still to run, for the ETA."""
-        return sum(
-            (s.iterations - d) * s.size[0] * s.size[1]
-            for s, d in zip(self.plan.scales, self.done, strict=True)
-        )
+    def work(self) -> tuple[float, float]:
+        """(units done, units in all) of the plan as it stands."""
+        total = self.costs.total([s.iterations for s in self.plan.scales])
+        return self.costs.done(self.started, self.done), total
 
     def replan(self, index: int) -> None:
         """With a time budget: fit the iterations of scale ``index`` onwards into what is left of it.
 
-        The seconds per iteration at each scale are the latest measured per-pixel rate times its
-        pixels (iteration cost grows with the pixel count); the scales still to start are charged
-        their analysis too, and the final scale one more evaluation for the result's losses.
+        The seconds per iteration at each scale are the measured seconds per unit of work times the
+        scale's cost (:func:`~impasto.quality.plan.iteration_cost`); the scales still to start are
+        charged their analysis too, and the final scale its final evaluation. No scale goes below
+        its minimum (:func:`~impasto.quality.plan.minimum`), even if that overruns the budget.
         """
-        if self.opts.time_budget is None or self.timer.last is None:
+        if self.opts.time_budget is None or self.timer.rate is None:
             return
-        rate = self.timer.last
-        costs = [rate * s.size[0] * s.size[1] for s in self.plan.scales]
-        overhead = costs[-1] + sum(SETUP_ITERATIONS * c for c in costs[index + 1 :])
+        per = self.costs.per_iteration
+        seconds = [self.timer.rate * c for c in per]
+        overhead = FINAL_ITERATIONS * seconds[-1] + SETUP_ITERATIONS * sum(seconds[index + 1 :])
         left = self.opts.time_budget - self.timer.elapsed() - overhead
-        self.plan = fit_budget(self.plan, self.done, costs, left)
+        self.plan = fit_budget(self.plan, self.done, seconds, left, least=self.least)
 
     def over_budget(self, index: int) -> bool:
         """True when one more iteration at this (final) scale would end past the time budget."""
-        if self.opts.time_budget is None or self.timer.last is None or index < len(self.plan.scales) - 1:
+        if (
+            self.opts.time_budget is None
+            or not self.timer.measured
+            or self.timer.rate is None
+            or index < len(self.plan.scales) - 1
+            or self.done[index] < self.least[index]
+        ):
             return False
-        scale = self.plan.scales[index]
-        cost = self.timer.last * scale.size[0] * scale.size[1]
-        return self.timer.elapsed() + 2 * cost > self.opts.time_budget  # this iteration + final losses
+        cost = self.timer.rate * self.costs.per_iteration[index]
+        return self.timer.elapsed() + (1 + FINAL_ITERATIONS) * cost > self.opts.time_budget
 
     def paint(self, index: int, image: Tensor, objective: Objective) -> ScaleOutcome:
         """Optimise ``image`` at scale ``index`` (0-based); return the best image seen (lowest total loss),
@@ -355,11 +397,12 @@ class Run:
             done, self.step = done + 1, self.step + 1
             self.done[index] = done
             now = time.perf_counter()  # a lap: the iteration and everything around it (events, previews)
-            self.timer.update(now - tick, pixels)
+            self.timer.update(now - tick, self.costs.per_iteration[index])
             tick = now
             if index == 0 and done == 2:  # the first warm-up-free figure: plan the budget with it
                 self.replan(index)
             planned = self.plan.scales[index].iterations
+            units, total = self.work()
             self.report(
                 IterationEvent(
                     index + 1,
@@ -371,7 +414,8 @@ class Run:
                     self.plan.steps,
                     dict(losses),
                     self.timer.elapsed(),
-                    self.timer.eta(self.remaining),
+                    self.timer.eta(total - units),
+                    min(1.0, units / total),
                 )
             )
             if self.opts.preview_every and self.step % self.opts.preview_every == 0:
@@ -394,6 +438,149 @@ class Run:
         return (time.perf_counter() - start) / max(done, 1)
 
 
+PROBE_SIZE = (384, 288)
+_probed: dict[tuple[str, ...], float] = {}
+
+
+def seconds_per_unit(encoder: Encoder, opts: QualityOptions) -> float:
+    """This machine's seconds per unit of plan work (:class:`~impasto.quality.plan.Costs`).
+
+    Measured once per process, device and precision: two forward and backward passes of a
+    384 × 288 picture after one to warm up (about two seconds on a 2-core CPU; the first pass at a
+    new size allocates and runs slower), the faster one, plus the losses' share of an iteration.
+    """
+    key = (str(encoder.device), str(encoder.dtype), opts.backbone, opts.pooling, deepest_layer(opts))
+    if key not in _probed:
+        layers = sorted({opts.content_layer, *opts.style_layers})
+        generator = torch.Generator().manual_seed(0)
+
+        def once() -> float:
+            size = PROBE_SIZE
+            image = torch.rand((1, 3, size[1], size[0]), generator=generator).to(encoder.device)
+            image.requires_grad_(True)
+            start = time.perf_counter()
+            features = encoder(image, layers)
+            torch.stack([f.float().square().mean() for f in features.values()]).sum().backward()
+            return time.perf_counter() - start
+
+        once()
+        _probed[key] = min(once(), once()) * LOSS_SHARE / iteration_cost(PROBE_SIZE)
+    return _probed[key]
+
+
+LOSS_SHARE = 1.1  # a full iteration (losses, L-BFGS) over the bare network pass, at 384 × 288
+
+
+def make_quality_plan(content_size: tuple[int, int], side: int, opts: QualityOptions) -> Plan:
+    return make_plan(
+        content_size,
+        side,
+        opts.iterations,
+        multiscale=opts.multiscale,
+        min_size=opts.first_size,
+        ratio=opts.scale_ratio,
+        base=opts.steps,
+    )
+
+
+def size_painting(
+    content_size: tuple[int, int], opts: QualityOptions, device: torch.device, report: ProgressCallback
+) -> Plan:
+    """The plan at the size asked for, or by default the photo's size shrunk to what memory holds."""
+    side = opts.output_side(content_size)
+    plan = make_quality_plan(content_size, side, opts)
+    if opts.size is None:  # a default size adapts to the machine; a size asked for is refused below
+        budget = opts.memory_limit or available_bytes(device.type)
+        if memory_need(plan, opts) > budget:
+            side = largest_fitting(plan, opts, budget)
+            plan = make_quality_plan(content_size, side, opts)
+            report(StageEvent("sizing", f"{side} px, the largest size that fits in {budget / 2**30:.1f} GiB"))
+    check_memory(plan, opts, device)
+    return plan
+
+
+def fit_time_budget(plan: Plan, opts: QualityOptions, rate: float, content_size: tuple[int, int]) -> Plan:
+    """The plan's iterations fitted to ``opts.time_budget``, never below each scale's minimum.
+
+    Refused before any painting (:class:`BudgetError`) when even the minimum would not fit: the
+    picture would be the photo with faint strokes, called done.
+    """
+    budget = opts.time_budget
+    if budget is None:
+        return plan
+    costs = Costs(plan)
+    least = costs.minimum() * rate
+    if least > budget:
+        width, height = plan.scales[-1].size
+        smaller = largest_side_within(content_size, opts, rate, budget, plan.scales[-1].long_side)
+        advice = f"choose {smaller} px or less" if smaller else "choose a smaller size"
+        raise BudgetError(
+            f"a {width}×{height} painting needs at least {duration(least)} on this machine "
+            f"(about {duration(costs.total() * rate)} as planned), more than the time budget of "
+            f"{duration(budget)}: give it more time, or {advice}",
+            seconds=costs.total() * rate,
+            minimum=least,
+            largest_size=smaller,
+        )
+    count = len(plan.scales)
+    overhead = costs.total([0] * count) * rate  # every scale's analysis and the final evaluation
+    seconds = [rate * c for c in costs.per_iteration]
+    return fit_budget(plan, [0] * count, seconds, budget - overhead, least=minimum(plan))
+
+
+def largest_side_within(
+    content_size: tuple[int, int], opts: QualityOptions, rate: float, budget: float, below: int
+) -> int | None:
+    """The largest long side (in steps of an eighth) whose minimum work fits in ``budget`` seconds."""
+    side = below
+    while side > 64:
+        side = int(side * 0.875)
+        if min(fit(content_size, side)) < MIN_SIDE:
+            return None
+        if Costs(make_quality_plan(content_size, side, opts)).minimum() * rate <= budget:
+            return side
+    return None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a quality painting will take on this machine, known before it starts."""
+
+    plan: Plan
+    rate: float  # this machine's seconds per unit of work
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.plan.scales[-1].size
+
+    @property
+    def seconds(self) -> float:
+        """As planned."""
+        return Costs(self.plan).total() * self.rate
+
+    @property
+    def minimum(self) -> float:
+        """The least a time budget may give it."""
+        return Costs(self.plan).minimum() * self.rate
+
+
+def estimate(content_size: tuple[int, int], options: QualityOptions | None = None) -> Estimate:
+    """The expected time of painting a photo of ``content_size`` with ``options`` on this machine.
+
+    The network is loaded and timed once per process (about a second). With a time budget in
+    ``options`` that cannot pay for the size's minimum, raises :class:`BudgetError` as
+    :func:`run_quality` would, before anything is painted.
+    """
+    opts = options or QualityOptions()
+    device = select_device(opts.device)
+    plan = size_painting(content_size, opts, device, lambda _e: None)
+    dtype = select_dtype(opts.precision, device)
+    encoder = Encoder(load_backbone(opts.backbone, opts.pooling, opts.weights), device, dtype)
+    rate = seconds_per_unit(encoder, opts)
+    fit_time_budget(plan, opts, rate, content_size)
+    return Estimate(plan, rate)
+
+
 def run_quality(
     content: Image.Image,
     styles: list[Style],
@@ -403,34 +590,32 @@ def run_quality(
 ) -> QualityResult:
     """Paint ``content`` in the blended ``styles``. See :class:`QualityOptions` for the knobs."""
     opts = options or QualityOptions()
+    report = progress or (lambda _e: None)
     if not styles:
         raise OptionsError("at least one style image is needed")
     for style in styles:
         check_style_shape(style.image.size, style.label)
-    painted = fit(content.size, opts.size)
+    side = opts.output_side(content.size)
+    painted = fit(content.size, side)
     if min(painted) < MIN_SIDE:
         raise OptionsError(
-            f"content is {content.size[0]}x{content.size[1]}: painted at {opts.size} px it would be "
+            f"content is {content.size[0]}x{content.size[1]}: painted at {side} px it would be "
             f"{painted[0]}x{painted[1]}; quality mode needs {MIN_SIDE} px or more a side"
         )
     device = select_device(opts.device)
     dtype = select_dtype(opts.precision, device)
+    plan = size_painting(content.size, opts, device, report)
+    report(StageEvent("loading", f"loading {opts.backbone} on {device.type}"))
+    encoder = Encoder(load_backbone(opts.backbone, opts.pooling, opts.weights), device, dtype)
+    rate, least = None, minimum(plan)
+    if opts.time_budget is not None:
+        rate = seconds_per_unit(encoder, opts)
+        plan = fit_time_budget(plan, opts, rate, content.size)
     palette = None  # the paintings' colours: the photo starts in them, the result ends in them
     if opts.paletted:
         palette = color.palette_of([s.image for s in styles], [s.weight for s in styles])
         content = color.match_palette(content, palette)
-    plan = make_plan(
-        content.size,
-        opts.size,
-        opts.steps,
-        multiscale=opts.multiscale,
-        min_size=opts.first_size,
-        ratio=opts.scale_ratio,
-    )
-    check_memory(plan, opts, device)
-    run = Run(plan, opts, progress or (lambda _e: None), cancel)
-    run.report(StageEvent("loading", f"loading {opts.backbone} on {device.type}"))
-    encoder = Encoder(load_backbone(opts.backbone, opts.pooling, opts.weights), device, dtype)
+    run = Run(plan, opts, report, cancel, rate, least)
     seed = opts.seed if opts.seed is not None else int(time.time_ns() % 2**63)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -456,6 +641,7 @@ def run_quality(
             image = upsample(image, content_t, previous_content)
             run.replan(index)
         previous_content = content_t
+        run.started = index
         run.report(StageEvent("painting", where))
         outcome = run.paint(index, image, objective)
         per_iteration.append(outcome.seconds_per_iteration)

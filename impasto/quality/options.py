@@ -25,13 +25,16 @@ INITS = ("palette", "fast", "content", "noise")
 # paints more of the painting than 1 and 2, with the photo's lines kept; the others keep their
 # balance relative to W2.
 STYLE_LOSS_UNITS = {"gram": 3.0, "w2": 3.0, "sliced": 9.0}
+# By default a painting is as large as the photo, up to this long side: 2048 × 1536 takes about
+# 3 minutes and 6.7 GiB in float32 on a 2-core CPU (bench/scale.py); larger sizes when asked for.
+DEFAULT_MAX_SIZE = 2048
 
 
 @dataclass
 class QualityOptions:
     """Options of :func:`impasto.quality.run_quality` (also accepted by :func:`impasto.stylize`)."""
 
-    size: int = 512  # long side of the output, px
+    size: int | None = None  # long side of the output, px; None: the photo's, up to DEFAULT_MAX_SIZE
     iterations: int | None = None  # in all, shared between the scales; None: see `steps`
     content_weight: float = 1.0
     style_weight: float = 10.0  # relative: see STYLE_LOSS_UNITS
@@ -66,7 +69,7 @@ class QualityOptions:
 
     def __post_init__(self) -> None:
         self.style_layers = tuple(self.style_layers)
-        if self.size < 16 or self.size > 16384:
+        if self.size is not None and not 16 <= self.size <= 16384:
             raise OptionsError(f"size must be between 16 and 16384 px, not {self.size}")
         if self.iterations is not None and not 1 <= self.iterations <= 100_000:
             raise OptionsError(f"iterations must be between 1 and 100000, not {self.iterations}")
@@ -136,16 +139,21 @@ class QualityOptions:
 
     @property
     def steps(self) -> int:
-        """Iterations in all. By default about as long as 42 iterations from 128 px took before.
+        """The iterations given, or by default the composition's: those of the first two scales.
 
-        From a fast-mode draft the composition and palette are already there: 13 iterations at the
-        full size refine it. Otherwise the coarse scale builds them first: 26 iterations, 256:17 →
-        512:9 at 512 px (float32 on the 2-core AMD EPYC: 21.6 s, the former 42 from 128 px 21.2 s;
-        30 iterations painted a little more of the painting in 9% more time, 24 a little less).
+        From the photo 26 iterations, 256:17 → 512:9 (float32 on the 2-core AMD EPYC: 21.6 s at
+        512 px, the former 42 from 128 px 21.2 s; 30 iterations painted a little more of the
+        painting in 9% more time, 24 a little less); each larger scale adds a few to refine it
+        (:func:`impasto.quality.plan.schedule`: 4 at 1024 px, 3 at 2048 px). From a fast-mode
+        draft the composition and palette are already there: 13 iterations refine it.
         """
         if self.iterations is not None:
             return self.iterations
         return 13 if self.drafted else 26
+
+    def output_side(self, content_size: tuple[int, int]) -> int:
+        """The painting's long side: ``size``, or the photo's own up to ``DEFAULT_MAX_SIZE``."""
+        return self.size if self.size is not None else min(max(content_size), DEFAULT_MAX_SIZE)
 
     @property
     def first_size(self) -> int:
