@@ -201,7 +201,7 @@ def test_every_option_has_help_text() -> None:
 def test_help_says_fast_modes_default_size(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stylize", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "quality: default 512; fast: default the photo's own size" in text
+    assert "default: the photo's own size; quality mode at most 2048" in text
 
 
 def test_output_into_a_missing_folder_is_an_error(

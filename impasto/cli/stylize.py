@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..errors import Cancelled, ImpastoError, OptionsError
 from ..imageio import OUTPUT_FORMATS, output_format, save_image
-from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
+from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent, duration
 from ..styles import parse_weighted
 from .gallery import use_saved_styles
 
@@ -93,12 +93,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     p.add_argument(
         "--size",
         type=_number(int, 16, 20000, " px"),
-        help="long side of the output in px (quality: default 512; fast: default the photo's own size)",
+        help="long side of the output in px (default: the photo's own size; quality mode at most 2048 "
+        "unless asked for more)",
     )
     p.add_argument(
         "--iterations",
         type=_number(int, 1, 100000),
-        help="iterations in all, shared between the scales (default 26 from the photo, 13 from a fast draft)",
+        help="iterations in all, shared between the scales (default 26 from the photo, 13 from a fast draft, "
+        "up to 512 px; each larger scale adds a few: 4 at 1024 px, 3 at 2048 px)",
     )
     weight = _number(float, 0)
     p.add_argument("--content-weight", type=weight, help="how much the photo's layout counts (default 1)")
@@ -257,6 +259,10 @@ def _folder_exists(folder: Path) -> None:
         raise OptionsError(f"{folder}: no such folder (create it first, or choose another output)")
 
 
+WORK_UNITS = 1000
+BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {postfix}"
+
+
 class Reporter:
     """Turns progress events into one progress line (stages first, then a tqdm bar) and previews."""
 
@@ -284,16 +290,22 @@ class Reporter:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, IterationEvent) and self.show:
+            # the bar counts work, not iterations: at 2048 px one iteration of the last scale costs
+            # as much as a hundred at 256 px; the time left is the engine's, from the plan's costs
             if self.bar is None or self.bar.total is None:
                 if self.bar is not None:
                     self.bar.close()
                 desc = f"{self.out.name}: painting"
-                self.bar = tqdm(total=event.steps, desc=desc, unit="it", file=sys.stderr, leave=False)
-            loss = f" style loss {event.losses['style']:.3g}" if "style" in event.losses else ""
+                self.bar = tqdm(
+                    total=WORK_UNITS, desc=desc, file=sys.stderr, leave=False, bar_format=BAR_FORMAT
+                )
+            left = f" · about {duration(event.eta)} left" if event.eta is not None else ""
+            loss = f" · style loss {event.losses['style']:.3g}" if "style" in event.losses else ""
             self.bar.set_postfix_str(
-                f"scale {event.scale}/{event.scales} {event.size[0]}×{event.size[1]}{loss}", refresh=False
+                f"scale {event.scale}/{event.scales} {event.size[0]}×{event.size[1]}{left}{loss}",
+                refresh=False,
             )
-            self.bar.update(event.step - self.bar.n)
+            self.bar.update(round(event.fraction * WORK_UNITS) - self.bar.n)
         elif isinstance(event, StageEvent):
             self.stage(event.stage)
         elif isinstance(event, PreviewEvent):
