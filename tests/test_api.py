@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from PIL import Image
 from support.fakes import FakeEngine
 from support.images import jpeg, png
 from support.web import client_for, wait_for
+
+from impasto.quality import engine as engine_module
 
 
 def b64(data: bytes) -> str:
@@ -133,6 +136,29 @@ def test_json_job_with_gallery_style_and_quality_options(client: TestClient, eng
     assert "strength" not in call
     style = client.get(f"/api/v1/jobs/{job['id']}/images/style")
     assert style.status_code == 200
+
+
+def test_a_quality_budget_too_short_for_the_size_is_refused_up_front(
+    client: TestClient, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a machine as slow as this (the probe's figure fixed), 30 s cannot pay for a 1024 px
+    painting: 422 at once, with the time it needs and a size that fits; no job is created."""
+    monkeypatch.setattr(engine_module, "seconds_per_unit", lambda _encoder, _opts: 1e-5)
+    photo = png(800, 600)
+    body = {"content": "data:image/png;base64," + b64(photo), "style_name": "starry-night", "mode": "quality"}
+    r = client.post("/api/v1/jobs", json={**body, "size": 1024, "time_budget": 30})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert re.fullmatch(
+        r"a 1024×768 painting needs at least (\d+ min )?\d+ s on this machine \(about (\d+ min )?\d+ s "
+        r"as planned\), more than "
+        r"the time budget of 30 s: give it more time, or choose \d+ px or less",
+        detail,
+    ), detail
+    assert client.get("/api/v1/jobs").json()["jobs"] == [] and engine.calls == []
+    r = client.post("/api/v1/jobs", json={**body, "size": 512, "time_budget": 30})  # fits: painted
+    assert r.status_code == 201, r.text
+    assert wait_for(client, r.json()["jobs"][0]["id"])["status"] == "succeeded"
 
 
 def test_several_photos_make_several_jobs_and_list_filters(client: TestClient) -> None:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from ..errors import ErrorKind, ImpastoError, InvalidInput, OptionsError, RateLimited, Unavailable
 from ..imageio import check_paintable, check_style_shape, image_size
 from . import gallery, jobs
+from .estimates import check_time
 from .jobs import JobNotFound, JobOptions, StyleRef, create_job, resolve_style, store_image
 from .models import Job, JobKind
 from .owners import LOCAL, Owner, owned_job, owner_filter, style_owner
@@ -82,7 +83,9 @@ def submit(
         contents = [(rt.fetcher.fetch(sub.content_url), sub.content_url.rsplit("/", 1)[-1][:80] or "photo")]
     limit = settings.max_pixels
     for data, name in contents:  # from the header alone, before anything is decoded or stored
-        check_paintable(image_size(data, name, limit), sub.options.size, name)
+        size = image_size(data, name, limit)
+        check_paintable(size, sub.options.size, name)
+        check_time(size, sub.options)
     if sub.style is not None:
         check_style_shape(image_size(sub.style, "style picture", limit), "style picture")
     with rt.pins.hold() as pin:  # until the jobs' rows refer to them (no deletion can take them)
@@ -142,6 +145,7 @@ def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str, own
         photo = rt.store.get(source.content_sha)
         size = image_size(photo, source.content_name, rt.settings.max_pixels)
         check_paintable(size, options.size, source.content_name)
+        check_time(size, options)
     _room_in_queue(rt, options.mode, 1, owner)
     _take(rt, client)
     if source.style_sha is None and gallery.find(rt.db, source.style_name, owner_filter(owner)) is None:

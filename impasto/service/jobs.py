@@ -74,7 +74,7 @@ class JobOptions(BaseModel):
         default=None,
         ge=64,
         le=2048,
-        description="long side of the result, pixels (default: fast mode the photo's size, quality 512)",
+        description="long side of the result, pixels (default: the photo's size; quality mode up to 2048)",
     )
     preserve_color: Literal["none", "luminance", "histogram"] = "none"
     strength: float | None = Field(
@@ -91,7 +91,8 @@ class JobOptions(BaseModel):
         ge=1,
         le=2000,
         description=_described(
-            "iterations", "optimisation steps in all (default 42, or 13 from a fast draft)"
+            "iterations",
+            "steps in all (default 26 up to 512 px, a few more per larger scale; 13 from a draft)",
         ),
     )
     style_weight: float | None = Field(
@@ -117,7 +118,7 @@ class JobOptions(BaseModel):
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`impasto.stylize`: only the options this mode knows."""
         kwargs: dict[str, Any] = {"mode": self.mode, "preserve_color": self.preserve_color}
-        if self.size is not None:  # else the engine's default: the photo's size (fast), 512 px (quality)
+        if self.size is not None:  # else the engine's default: the photo's size (quality: up to 2048 px)
             kwargs["size"] = self.size
         options = self.for_mode()
         kwargs.update({n: getattr(options, n) for n in ENGINE_FIELDS if getattr(options, n) is not None})

@@ -20,6 +20,7 @@ from .. import __version__
 from ..api import MODES, mode_options
 from ..errors import ImpastoError, InvalidInput
 from ..service import gallery, intake, sketch
+from ..service.estimates import quality_seconds
 from ..service.jobs import (
     ENGINE_FIELDS,
     JobConflict,
@@ -48,7 +49,7 @@ Me = Annotated[Owner, Depends(owner_of)]
 
 DEFAULTS: dict[str, Any] = {
     "mode": "fast",
-    "size": "",  # fast: the photo's size; quality: the engine's default (512)
+    "size": "",  # the photo's size (quality mode: up to 2048 px)
     "strength": 1.0,
     "brush": 0.5,
     "iterations": "",
@@ -56,12 +57,23 @@ DEFAULTS: dict[str, Any] = {
     "style_loss": "w2",
     "preserve_color": "none",
 }
-SIZES = (256, 384, 512, 768, 1024, 1536)
+SIZES = (256, 384, 512, 768, 1024, 1536, 2048)
 # quality mode "balance" presets → style weight (content weight stays at the engine's default, 1)
 BALANCE = {"photo": 3.0, "balanced": 10.0, "style": 30.0}
-# The page promises quality mode takes "about half a minute": unless iterations are asked for, the
-# engine plans its iterations to finish in that time on whatever machine runs it.
-QUALITY_SECONDS = 30
+
+
+def quality_times() -> dict[str, str]:
+    """Size option ("" is the photo's size) → quality mode's expected time there on this server.
+
+    No time budget is set for page jobs: a budget that cannot pay for a size gives a faint painting;
+    the page shows what each size takes instead, and the person chooses.
+    """
+    return {str(s or ""): roughly(quality_seconds(s)) for s in (None, *SIZES)}
+
+
+def roughly(seconds: float) -> str:
+    """A short expected time for a narrow select box: ``"~40 s"``, ``"~3 min"``."""
+    return f"~{round(seconds / 60)} min" if seconds >= 90 else f"~{max(1, round(seconds))} s"
 
 
 def render(
@@ -89,7 +101,15 @@ def _titles(rt: Runtime, me: Owner | None = None) -> dict[str, str]:
 
 @router.get("/", response_class=HTMLResponse)
 def create_page(request: Request, rt: RT, me: Me, style: str | None = None) -> Response:
-    return render(request, "create.html", styles=_styles(rt, me), form=DEFAULTS, sizes=SIZES, chosen=style)
+    return render(
+        request,
+        "create.html",
+        styles=_styles(rt, me),
+        form=DEFAULTS,
+        sizes=SIZES,
+        chosen=style,
+        times=quality_times(),
+    )
 
 
 @router.post("/", response_class=HTMLResponse)
@@ -114,6 +134,7 @@ async def create_submit(request: Request, rt: RT, me: Me) -> Response:
             styles=styles,
             form={**DEFAULTS, **_sticky(form)},
             sizes=SIZES,
+            times=await run_in_threadpool(quality_times),
             chosen=_sticky(form).get("style_name"),
             error=str(exc),
         )
@@ -147,8 +168,6 @@ def _form_fields(fields: dict[str, str], balance: str) -> dict[str, str]:
                 fields.pop(name, None)
     if mode == "quality" and balance in BALANCE:
         fields["style_weight"] = str(BALANCE[balance])
-    if mode == "quality" and "iterations" not in fields:
-        fields.setdefault("time_budget", str(QUALITY_SECONDS))
     return fields
 
 
@@ -209,6 +228,7 @@ def result_page(job_id: str, request: Request, rt: RT, me: Me) -> Response:
         job=job,
         options=options,
         sizes=SIZES,
+        times=quality_times(),
         balance=balance,
         titles=_titles(rt, me),
         shares=list_shares(rt.db, job.id, me),

@@ -80,7 +80,6 @@ function sendInBackground(form, formError, busy) {
 }
 
 // What the empty Size choice means in each mode (the page without script says both at once).
-const SIZE_AUTO = { fast: "the photo's own size", quality: "512 px (default)" };
 
 // The brush slider's value in words at its ends and middle, as a number between them.
 function brushWord(v) {
@@ -132,9 +131,11 @@ function initCreate() {
     for (const el of $$("[data-source]", form)) el.hidden = el.dataset.source !== source;
     const mode = (form.querySelector("input[name=mode]:checked") || {}).value || "fast";
     for (const el of $$("[data-mode]", form)) el.hidden = el.dataset.mode !== mode;
-    sizeAuto.textContent = SIZE_AUTO[mode] || sizeAuto.textContent;  // the whole of it fits the box
+    // each size says what it means in this mode: quality mode's expected time on this server
+    for (const option of $$("select[name=size] option", form)) {
+      option.textContent = option.dataset[mode] || option.textContent;
+    }
   };
-  const sizeAuto = $("#size-auto");
   form.addEventListener("change", sync);
   sync();
   const strength = form.querySelector("input[name=strength]"), out = $("#strength-out");
