@@ -36,6 +36,19 @@ def contact_sheet(
     return _grid(tiles, original.size, columns)
 
 
+def styles_sheet(
+    entries: list[gallery.GalleryStyle] | None = None, *, size: int = 160, columns: int = 6
+) -> Image.Image:
+    """Every style's thumbnail (its whole picture, centred in a square), labelled with its name."""
+    tiles = []
+    for entry in entries if entries is not None else gallery.list_styles():
+        cell = Image.new("RGB", (size, size), "white")
+        thumb = entry.thumbnail(size).convert("RGB")
+        cell.paste(thumb, ((size - thumb.width) // 2, (size - thumb.height) // 2))
+        tiles.append((entry.name, cell))
+    return _grid(tiles, (size, size), columns)
+
+
 def _grid(tiles: list[tuple[str, Image.Image]], cell: tuple[int, int], columns: int) -> Image.Image:
     width, height = cell
     pad, label = 8, 18

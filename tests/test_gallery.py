@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -18,27 +19,37 @@ import impasto.cli
 from impasto import gallery
 from impasto.errors import ImageError, OptionsError
 from impasto.fast import predictor_digest, style_vector, vector_of
+from impasto.gallery.build import PAINTINGS
 from impasto.styles import resolve_styles
 
-BUILTIN = {"starry-night", "the-scream", "shipwreck", "woman-with-hat", "udnie"}
+BUILTIN = set(PAINTINGS)
+MOVEMENTS = ("impressionism", "pointillism", "ukiyo-e", "expressionism", "fauvism", "cubism", "abstraction")
 
 
-def test_builtin_paintings_are_small_and_described() -> None:
+def test_builtin_paintings_are_many_small_and_described() -> None:
+    """At least 20 public-domain works across movements, each with its title, artist, year, licence,
+    a small file, and a row in SOURCES.md saying where it was found."""
     entries = {e.name: e for e in gallery.list_styles()}
-    assert set(entries) == BUILTIN
+    assert set(entries) == BUILTIN and len(BUILTIN) >= 20
+    assert {"starry-night", "the-scream", "shipwreck", "woman-with-hat", "udnie"} <= BUILTIN  # names kept
+    notes = (gallery.builtin_dir() / "SOURCES.md").read_text()
     for entry in entries.values():
-        assert entry.builtin and entry.title and entry.artist and entry.year.isdigit() and entry.licence
+        assert entry.builtin and entry.title and entry.artist and entry.licence == "public domain"
+        assert re.search(r"\d", entry.year), entry.year
         assert entry.path.stat().st_size < 300_000
         assert max(entry.image().size) <= 512
         assert max(entry.thumbnail(64).size) == 64
         assert "vector" not in entry.to_dict()
-    notes = (gallery.builtin_dir() / "SOURCES.md").read_text()
-    assert all(f"{name}.jpg" in notes for name in BUILTIN) and "public domain" in notes
+        row = next(line for line in notes.splitlines() if line.startswith(f"| {entry.name}.jpg |"))
+        assert entry.artist in row and entry.year in row, row
+    assert all(movement in notes for movement in MOVEMENTS)
 
 
 def test_precomputed_vectors_match_the_paintings() -> None:
-    for name in ("starry-night", "udnie"):
-        assert np.allclose(gallery.painting_vector(name), style_vector(gallery.get(name).image()), atol=1e-4)
+    for entry in gallery.builtin_styles():
+        assert np.allclose(gallery.painting_vector(entry.name), style_vector(entry.image()), atol=1e-4), (
+            entry.name
+        )
 
 
 def test_lookup_by_name() -> None:
@@ -116,11 +127,31 @@ def test_cli_contact_sheet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     photo = str(DATA / "content" / "sailboat.jpg")
     assert _cli(monkeypatch, "sheet", photo, "-o", str(out), "--size", "48", "--columns", "3") == 0
     sheet = Image.open(out)
-    assert sheet.size == (3 * (48 + 8) + 8, 2 * (48 + 18 + 8) + 8)  # original + 5 styles, 3 a row
+    rows = -(-(1 + len(BUILTIN)) // 3)  # the original, then every style, 3 a row
+    assert sheet.size == (3 * (48 + 8) + 8, rows * (48 + 18 + 8) + 8)
     cells = np.asarray(sheet.convert("RGB"), dtype=np.float32)
     first = cells[8 + 18 : 8 + 18 + 48, 8 : 8 + 48]
     second = cells[8 + 18 : 8 + 18 + 48, 8 + 56 : 8 + 56 + 48]
     assert np.abs(first - second).mean() > 10  # a painted cell, not a copy of the photo
+
+
+def test_cli_shows_the_styles_thumbnails(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`impasto styles --sheet FILE`: every style's picture, labelled, next to the list."""
+    out = tmp_path / "styles.png"
+    assert _cli(monkeypatch, "styles", "--sheet", str(out)) == 0
+    assert f"wrote {out} ({len(BUILTIN)} styles)" in capsys.readouterr().out
+    sheet = np.asarray(Image.open(out).convert("RGB"), dtype=np.float32)
+    rows = -(-len(BUILTIN) // 6)
+    assert sheet.shape[:2] == (rows * (160 + 18 + 8) + 8, 6 * (160 + 8) + 8)
+    wave = np.asarray(gallery.get("great-wave").thumbnail(160).convert("RGB"), dtype=np.float32)
+    names = sorted(BUILTIN)
+    row, col = divmod(names.index("great-wave"), 6)
+    x, y = 8 + col * 168, 8 + row * 186 + 18 + (160 - wave.shape[0]) // 2
+    cell = sheet[y : y + wave.shape[0], x + (160 - wave.shape[1]) // 2 :][:, : wave.shape[1]]
+    assert np.abs(cell - wave).mean() < 3  # the painting's own thumbnail, in its place
+    assert _cli(monkeypatch, "styles", "list", "--sheet", str(tmp_path / "s.gif")) == 2
 
 
 def test_listing_the_styles_does_not_load_the_engines(tmp_path: Path) -> None:

@@ -42,10 +42,12 @@ def register(sub: Any) -> None:
         description="List the gallery's named styles (use a name wherever a style image is expected), "
         "or save a style image of your own under a name with `impasto styles add NAME IMAGE`.",
     )
-    styles.set_defaults(handler=run_list)
     styles_sub = styles.add_subparsers(dest="styles_command", metavar="ACTION")
-    listing = styles_sub.add_parser("list", help="list the styles (the same as no action)")
-    listing.set_defaults(handler=run_list)
+    for parser in (styles, styles_sub.add_parser("list", help="list the styles (the same as no action)")):
+        parser.add_argument(
+            "--sheet", metavar="FILE", help="also save a picture of every style's thumbnail, labelled"
+        )
+        parser.set_defaults(handler=run_list)
     add = styles_sub.add_parser("add", help="save a style image into your gallery under a name")
     add.add_argument("name", help="kebab-case name, e.g. my-watercolour")
     add.add_argument("image", help="the style image (JPEG, PNG, WebP, ...)")
@@ -88,6 +90,12 @@ def run_list(args: argparse.Namespace) -> int:
         year = f" ({entry.year})" if entry.year else ""
         artist = f", {entry.artist}" if entry.artist else ""
         print(f"{entry.name:<{width}}  {entry.title}{artist}{year}{origin}")
+    if getattr(args, "sheet", None):
+        from ..sheet import styles_sheet
+
+        output_format(args.sheet)
+        save_image(styles_sheet(entries), args.sheet)
+        print(f"wrote {args.sheet} ({len(entries)} styles)")
     return 0
 
 

@@ -47,6 +47,7 @@ class GalleryEntry:
     sha: str | None = None  # saved styles: the picture's blob
     artist: str | None = None
     owner: str | None = None  # saved styles: "public" or the one owner who sees it
+    year: str | None = None
 
 
 class StyleExists(Conflict):
@@ -63,7 +64,7 @@ class BuiltinStyle(Conflict):
 
 def builtin_styles() -> list[GalleryEntry]:
     """The paintings that ship with the package."""
-    return [GalleryEntry(i.name, i.title, True, artist=i.artist) for i in package_gallery.builtin_styles()]
+    return [GalleryEntry(i.name, i.title, True, artist=i.artist, year=i.year) for i in package_gallery.builtin_styles()]
 
 
 def builtin_image(name: str) -> Image.Image | None:

@@ -339,3 +339,25 @@ def test_the_strength_is_redone_in_place_on_the_result_page(
     page.goto(f"{live_server}/history")  # the history entry still leads to it
     card = page.locator(f"article[data-job='{job_id}'] a").first
     assert card.get_attribute("href") == f"/jobs/{job_id}/result"
+
+
+def test_the_styles_page_shows_every_painting_and_paints_with_it(
+    gated_server: tuple[str, threading.Event], page: Any, shot: Any
+) -> None:
+    """The built-in gallery (20+ works): each card shows the painting, says what it is, and leads to
+    Create with it chosen."""
+    from impasto.gallery.build import PAINTINGS
+
+    base, _ = gated_server
+    page.goto(f"{base}/styles")
+    cards = page.locator(".style-cards li")
+    assert cards.count() == len(PAINTINGS) >= 20
+    for img in page.locator(".style-cards img").all():
+        img.scroll_into_view_if_needed()
+    page.wait_for_function(ALL_IMAGES_LOADED)
+    wave = cards.filter(has_text="The Great Wave off Kanagawa")
+    assert "Katsushika Hokusai (c. 1831)" in wave.inner_text()
+    shot(page, "13-styles")
+    wave.get_by_role("link", name="Paint with it").click()
+    page.wait_for_url(f"{base}/?style=great-wave")
+    assert page.locator("input[name=style_name][value=great-wave]").is_checked()
