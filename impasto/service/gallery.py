@@ -64,7 +64,10 @@ class BuiltinStyle(Conflict):
 
 def builtin_styles() -> list[GalleryEntry]:
     """The paintings that ship with the package."""
-    return [GalleryEntry(i.name, i.title, True, artist=i.artist, year=i.year) for i in package_gallery.builtin_styles()]
+    return [
+        GalleryEntry(i.name, i.title, True, artist=i.artist, year=i.year)
+        for i in package_gallery.builtin_styles()
+    ]
 
 
 def builtin_image(name: str) -> Image.Image | None:
