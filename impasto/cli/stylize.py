@@ -141,6 +141,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], help="optimiser (default lbfgs)")
     p.add_argument("--pooling", choices=["max", "avg"], help="the network's pooling (default max)")
     p.add_argument("--seed", type=int, help="random seed, for repeatable noise (default 0)")
+    add_region_argument(p)
     p.add_argument("--backbone", choices=["vgg16", "vgg19"], help="the network that judges (default vgg16)")
     p.add_argument("--weights", help="weights file for the vgg19 backbone")
     p.add_argument(
@@ -183,6 +184,28 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.mode == "quality" and args.save_every:
         given["preview_every"] = args.save_every
     return given
+
+
+def add_region_argument(p: argparse.ArgumentParser) -> None:
+    """--region MASK=STYLE (repeatable): a part of the picture in a style of its own, or kept."""
+    p.add_argument(
+        "--region",
+        action="append",
+        type=_region,
+        metavar="MASK=STYLE",
+        help="paint the white part of MASK (a greyscale picture) in STYLE (a gallery name or an image), "
+        "or keep the photo there with MASK=keep; repeat for more regions (later ones lie over earlier "
+        "ones); the main style paints what no region claims",
+    )
+
+
+def _region(text: str) -> tuple[str, str]:
+    mask, sep, style = text.partition("=")
+    if not sep or not mask or not style:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give MASK=STYLE (sky.png=the-scream, face.png=keep)"
+        )
+    return mask, style
 
 
 def add_device_arguments(p: argparse.ArgumentParser) -> None:
@@ -370,6 +393,7 @@ def run(args: argparse.Namespace) -> int:
                     preserve_color=args.preserve_color,
                     progress=reporter,
                     cancel=token,
+                    regions=args.region,
                     **options,
                 )
             if token.cancelled:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from PIL import Image
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .. import color
+from .. import color, masks
 from ..device import select_device, select_dtype
 from ..errors import BudgetError, Cancelled, MemoryLimitError, OptionsError
 from ..fast import FastOptions, run_fast
@@ -33,7 +33,7 @@ from ..progress import (
 )
 from ..styles import Style
 from .backbones import VGGFeatures, load_backbone
-from .losses import ContentLoss, build_style_loss, tv_loss
+from .losses import ContentLoss, RegionStyleLoss, build_style_loss, tv_loss
 from .memory import available_bytes, estimate_bytes, largest_long_side
 from .optim import LBFGS
 from .options import QualityOptions
@@ -230,6 +230,36 @@ class Timer:
         return None if self.rate is None else self.rate * max(remaining_units, 0.0)
 
 
+REGION_BLEND = 0.025  # regions' styles and palettes fade into each other over this share of the long side
+
+
+@dataclass(frozen=True)
+class PaintedRegion:
+    """A part of the picture painted in styles of its own (``styles``), or kept (``None``)."""
+
+    mask: np.ndarray  # (height, width) at the photo's size, 0..1
+    styles: list[Style] | None
+
+
+def region_shares(regions: list[PaintedRegion], size: tuple[int, int]) -> tuple[list[Tensor], Tensor]:
+    """Each region's share of every pixel at ``size`` and what is left for the main style (kept
+    regions take their part from it and give it to no style)."""
+    resized = [np.asarray(Image.fromarray(r.mask).resize(size, Image.Resampling.BILINEAR)) for r in regions]
+    shares, rest = masks.coverage([masks.Region(m, None) for m in resized], (size[1], size[0]))
+    return [torch.from_numpy(np.ascontiguousarray(x)) for x in shares], torch.from_numpy(rest)
+
+
+def regional_palette(
+    photo: Image.Image, palettes: list[color.Palette | None], shares: list[np.ndarray]
+) -> Image.Image:
+    """The photo recoloured part by part: each share in its palette (``None``: the photo's own)."""
+    out = np.zeros((photo.height, photo.width, 3), dtype=np.float32)
+    for palette, share in zip(palettes, shares, strict=True):
+        part = photo if palette is None else color.match_palette(photo, palette)
+        out += np.asarray(part, dtype=np.float32) * share[..., None]
+    return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
 class Objective:
     """Content, style and TV losses of one scale, evaluated from one shared encoder pass.
 
@@ -244,19 +274,27 @@ class Objective:
         scale: Scale,
         opts: QualityOptions,
         generator: torch.Generator | None = None,
+        regions: list[PaintedRegion] | None = None,
     ):
         self.encoder, self.opts = encoder, opts
         self.layers = sorted({opts.content_layer, *opts.style_layers})
         with torch.no_grad():
             target = encoder(content, [opts.content_layer])[opts.content_layer]
             self.content = ContentLoss(opts.content_layer, target)
-            self.style = build_style_loss(
-                opts.style_loss,
-                style_features(encoder, styles, scale, opts),
-                [s.weight for s in styles],
-                opts.layer_weights,
-                generator or torch.Generator().manual_seed(opts.seed or 0),
-            )
+            generator = generator or torch.Generator().manual_seed(opts.seed or 0)
+
+            def loss_for(chosen: list[Style]) -> nn.Module:
+                feats = style_features(encoder, chosen, scale, opts)
+                weights = [s.weight for s in chosen]
+                return build_style_loss(opts.style_loss, feats, weights, opts.layer_weights, generator)
+
+            self.style = loss_for(styles)
+            if regions:  # each region's features matched to its own painting, in one optimisation
+                shares, rest = region_shares(regions, scale.size)
+                parts = [(self.style, rest)] + [
+                    (loss_for(r.styles), share) for r, share in zip(regions, shares, strict=True) if r.styles
+                ]
+                self.style = RegionStyleLoss(parts)  # type: ignore[arg-type]
 
     def __call__(self, image: Tensor) -> tuple[Tensor, dict[str, float]]:
         feats = self.encoder(image, self.layers)
@@ -438,6 +476,27 @@ class Run:
         return (time.perf_counter() - start) / max(done, 1)
 
 
+def colour(
+    picture: Image.Image, palette: color.Palette, styles: list[Style], regions: list[PaintedRegion] | None
+) -> Image.Image:
+    """The picture in its paintings' colours: each region in its own painting's, kept parts as they are."""
+    if not regions:
+        return color.match_palette(picture, palette)
+    size = picture.size
+    shares, rest = region_shares(regions, size)
+    palettes: list[color.Palette | None] = [palette]
+    for region in regions:
+        chosen = region.styles
+        palettes.append(
+            color.palette_of([s.image for s in chosen], [s.weight for s in chosen]) if chosen else None
+        )
+    return regional_palette(picture, palettes, [rest.numpy(), *(x.numpy() for x in shares)])
+
+
+def kept_at(kept: list[np.ndarray], size: tuple[int, int]) -> list[np.ndarray]:
+    return [np.asarray(Image.fromarray(m).resize(size, Image.Resampling.BILINEAR)) for m in kept]
+
+
 PROBE_SIZE = (384, 288)
 _probed: dict[tuple[str, ...], float] = {}
 
@@ -587,12 +646,25 @@ def run_quality(
     options: QualityOptions | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    regions: list[PaintedRegion] | None = None,
 ) -> QualityResult:
-    """Paint ``content`` in the blended ``styles``. See :class:`QualityOptions` for the knobs."""
+    """Paint ``content`` in the blended ``styles``. See :class:`QualityOptions` for the knobs.
+
+    ``regions`` (masks at the photo's size) get styles of their own, or keep the photo; the
+    ``styles`` paint what no region claims.
+    """
     opts = options or QualityOptions()
     report = progress or (lambda _e: None)
     if not styles:
         raise OptionsError("at least one style image is needed")
+    if regions and opts.style_loss == "sliced":
+        raise OptionsError("regions work with the w2 and gram style losses, not sliced")
+    photo = content
+    if regions:  # soft borders: each region's colours and strokes fade into its neighbours'
+        regions = [
+            PaintedRegion(masks.feathered(r.mask, REGION_BLEND * max(content.size)), r.styles)
+            for r in regions
+        ]
     for style in styles:
         check_style_shape(style.image.size, style.label)
     side = opts.output_side(content.size)
@@ -614,7 +686,7 @@ def run_quality(
     palette = None  # the paintings' colours: the photo starts in them, the result ends in them
     if opts.paletted:
         palette = color.palette_of([s.image for s in styles], [s.weight for s in styles])
-        content = color.match_palette(content, palette)
+        content = colour(content, palette, styles, regions)
     run = Run(plan, opts, report, cancel, rate, least)
     seed = opts.seed if opts.seed is not None else int(time.time_ns() % 2**63)
     torch.manual_seed(seed)
@@ -628,7 +700,7 @@ def run_quality(
         where = f"scale {index + 1}/{len(plan.scales)}: {scale.size[0]}×{scale.size[1]}"
         run.report(StageEvent("analysing style", where))
         content_t = to_tensor(resize(content, scale.size), device)
-        objective = Objective(encoder, content_t, styles, scale, opts, generator)
+        objective = Objective(encoder, content_t, styles, scale, opts, generator, regions)
         if image is None:
             draft = None
             if opts.drafted:
@@ -655,7 +727,11 @@ def run_quality(
     if final.size != plan.scales[-1].size:  # cancelled at a coarse scale: deliver the requested size
         final = final.resize(plan.scales[-1].size, Image.Resampling.BICUBIC)
     if palette is not None:  # the optimisation leaves part of the way to the palette: finish it
-        final = color.match_palette(final, palette)
+        final = colour(final, palette, styles, regions)
+    if regions:  # kept parts: the photo itself, blended in at a feathered edge
+        kept = [masks.feathered(r.mask) for r in regions if r.styles is None]
+        if kept:
+            final = masks.composite(final, [(photo, m) for m in kept_at(kept, final.size)])
     run.report(DoneEvent(run.timer.elapsed(), dict(outcome.losses), outcome.cancelled))
     return QualityResult(
         final,

@@ -99,8 +99,55 @@ class StyleLoss(LayerwiseStyleLoss):
     def layer_loss(self, layer: str, features: Tensor) -> Tensor:
         return (gram(features) - self.targets[layer]).pow(2).sum() * self.scales[layer]
 
+    def masked_layer_loss(self, layer: str, features: Tensor, weights: Tensor) -> Tensor:
+        """The guided Gram loss of Gatys et al. 2017: the Gram matrix of the masked features."""
+        flat = rows(features)
+        w = weights.reshape(-1, 1).to(flat.dtype)
+        guided = (flat * w).T @ flat / w.sum().clamp(min=1e-6)
+        return (guided - self.targets[layer]).pow(2).sum() * self.scales[layer]
+
 
 GramLoss = StyleLoss
+
+
+def weighted_moments(features: Tensor, weights: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean and second raw moment of the features, each position counted by ``weights`` (H × W)."""
+    flat = rows(features)
+    w = weights.reshape(-1, 1).to(flat.dtype)
+    w = w / w.sum().clamp(min=1e-6)
+    return (flat * w).sum(0), (flat * w).T @ flat
+
+
+class RegionStyleLoss(nn.Module):
+    """Each region's style loss on its own part of the picture, in one optimisation.
+
+    ``parts`` pairs a style loss (towards that region's painting) with the region's share of each
+    pixel (H × W at the scale's size, 0..1); each layer sees the share resized to its own grid, and
+    each region's loss counts by its share of the picture, so the sum stays on the scale of one
+    style loss over the whole picture.
+    """
+
+    def __init__(self, parts: list[tuple[W2Loss | StyleLoss, Tensor]]) -> None:
+        super().__init__()
+        self.parts = [(loss, share) for loss, share in parts if float(share.mean()) > 1e-4]
+        self._grids: dict[tuple[int, int, int], Tensor] = {}
+
+    def _share(self, index: int, size: tuple[int, int]) -> Tensor:
+        key = (index, *size)
+        if key not in self._grids:
+            share = self.parts[index][1][None, None]
+            self._grids[key] = F.interpolate(share, size=size, mode="area")[0, 0]
+        return self._grids[key]
+
+    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
+        total = torch.zeros(())
+        for i, (loss, share) in enumerate(self.parts):
+            area = float(share.mean())
+            for layer in loss.layers:
+                feats = features[layer]
+                grid = self._share(i, (feats.shape[2], feats.shape[3]))
+                total = total + area * loss.weights[layer] * loss.masked_layer_loss(layer, feats, grid)
+        return total
 
 
 class _Moments(torch.autograd.Function):
@@ -199,13 +246,24 @@ class W2Loss(LayerwiseStyleLoss):
         if positions < channels:
             mean, trace_cov, cross = self._few_positions(features, root, ridge)
         else:
-            mean, srm = moments(features)
-            cov = srm - torch.outer(mean, mean)
-            cov = (cov + cov.T) / 2 + ridge * torch.eye(len(mean), device=cov.device)
-            inner = root @ cov @ root
-            with single_threaded():
-                eigen = torch.linalg.eigvalsh((inner + inner.T) / 2)
-            cross, trace_cov = eigen.clamp(min=ridge**2).sqrt().sum(), torch.trace(cov)
+            mean, trace_cov, cross = self._terms(layer, *moments(features))
+        return self._distance(layer, mean, trace_cov, cross)
+
+    def masked_layer_loss(self, layer: str, features: Tensor, weights: Tensor) -> Tensor:
+        """The loss of the features' weighted Gaussian fit (a region's, as Gatys et al. 2017 guide
+        the Gram matrix by a mask): each position counts by its weight."""
+        return self._distance(layer, *self._terms(layer, *weighted_moments(features, weights)))
+
+    def _terms(self, layer: str, mean: Tensor, srm: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        root, ridge = self.sqrt_covs[layer], self.ridges[layer]
+        cov = srm - torch.outer(mean, mean)
+        cov = (cov + cov.T) / 2 + ridge * torch.eye(len(mean), device=cov.device)
+        inner = root @ cov @ root
+        with single_threaded():
+            eigen = torch.linalg.eigvalsh((inner + inner.T) / 2)
+        return mean, torch.trace(cov), eigen.clamp(min=ridge**2).sqrt().sum()
+
+    def _distance(self, layer: str, mean: Tensor, trace_cov: Tensor, cross: Tensor) -> Tensor:
         dist = (mean - self.means[layer]).pow(2).sum() + trace_cov + torch.trace(self.covs[layer])
         loss: Tensor = (dist - 2 * cross).clamp(min=0) * self.scales[layer]
         return loss
