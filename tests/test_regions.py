@@ -11,6 +11,7 @@ from support.data import CONTENT, STYLE, thumbnail
 
 import impasto
 from impasto import masks
+from impasto.api import Mode
 from impasto.cli import main
 from impasto.errors import ImageError, OptionsError
 
@@ -38,7 +39,7 @@ def _mean(img: Image.Image, area: np.ndarray) -> np.ndarray:
     ("mode", "options"),
     [("fast", {}), ("quality", {"size": 96, "iterations": 8, "precision": "float32"})],
 )
-def test_each_region_moves_towards_its_own_painting_and_kept_parts_stay(mode: str, options: dict) -> None:  # type: ignore[type-arg]
+def test_each_region_moves_towards_its_own_painting_and_kept_parts_stay(mode: Mode, options: dict) -> None:  # type: ignore[type-arg]
     photo = thumbnail(CONTENT / "tubingen.jpg", 96)
     left, disc = _halves(photo.size)
     out = impasto.stylize(photo, STARRY, mode=mode, regions=[(left, SCREAM), (disc, "keep")], **options)
