@@ -19,7 +19,8 @@ with status 2, the web layer turns its :attr:`~ImpastoError.kind` into a status 
     ├── Conflict                kind: conflict (not allowed in the current state)
     ├── TooLarge                kind: too_large
     ├── RateLimited             kind: rate_limited (retry_after seconds)
-    └── Unavailable             kind: unavailable (a service it needs is down; retry_after)
+    ├── Unavailable             kind: unavailable (a service it needs is down; retry_after)
+    └── StorageFull             kind: storage_full (the server's picture storage is at its budget)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ErrorKind(enum.StrEnum):
     UNAVAILABLE = "unavailable"
     TIMEOUT = "timeout"
     FORBIDDEN = "forbidden"
+    STORAGE_FULL = "storage_full"
 
 
 class ImpastoError(Exception):
@@ -141,3 +143,9 @@ class Unavailable(ImpastoError):
     def __init__(self, message: str, retry_after: float = 5.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class StorageFull(ImpastoError):
+    """The server's stored pictures have reached their budget: nothing new can be kept."""
+
+    kind = ErrorKind.STORAGE_FULL

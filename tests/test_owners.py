@@ -560,3 +560,53 @@ def test_style_uploads_are_rate_limited_per_client_not_per_cookie(
         assert r.json()["detail"].startswith("too many style uploads: try again in ")
         admin = other(c, client=("198.51.100.7", 6000), headers=key(c, "boss", admin=True))
         assert admin.post("/api/v1/styles", json={"name": "Public", "image": picture}).status_code == 201
+
+
+def test_new_identities_are_limited_per_address_so_quotas_do_not_restart_with_each_cookie(
+    tmp_path: Path, db_url: str, engine: FakeEngine
+) -> None:
+    """Issue 22: per-owner quotas started again for each cookie minted by `GET /`. An address gets
+    a bounded number of new identities; one that keeps its cookie is never refused for it."""
+    with client_for(tmp_path, db_url, engine, identities_per_hour=0.01, identities_burst=3) as c:
+        # c kept the cookie of its first GET: that was the address's first new identity
+        said = []
+        for n in range(3):
+            fresh = other(c, client=("testclient", 7000 + n))  # same address, no cookie each time
+            r = fresh.get("/")
+            said.append((r.status_code, "set-cookie" in r.headers))
+        assert said == [(200, True), (200, True), (429, False)]
+        assert r.json()["code"] == "rate_limited" and int(r.headers["Retry-After"]) > 0
+        assert r.json()["detail"].startswith("too many new visitors from your address: keep the cookie")
+        elsewhere = other(c, client=("198.51.100.9", 7100))  # another address: its own allowance
+        assert elsewhere.get("/").status_code == 200
+        assert c.get("/").status_code == 200 and c.get("/history").status_code == 200  # kept cookie
+
+
+def test_uploads_and_style_saves_stop_at_the_storage_budget(
+    tmp_path: Path, db_url: str, engine: FakeEngine
+) -> None:
+    """Issue 22: disk use was bounded only by patience. Past IMPASTO_MAX_STORE_BYTES new pictures
+    get a 507 that says why; nothing is stored, smaller uploads that fit still go, and what was
+    stored is still served."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    noise = np.random.default_rng(0).integers(0, 255, (160, 160, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, "PNG")
+    big = base64.b64encode(buffer.getvalue()).decode()  # ~77 KB of incompressible pixels
+    with client_for(tmp_path, db_url, engine, max_store_bytes=40_000) as c:
+        store = c.app.state.runtime.store  # type: ignore[attr-defined]
+        first = make_job(c)  # small pictures fit
+        used = store.used_bytes()
+        full = c.post("/api/v1/jobs", json={"content": big, "style_name": "udnie"})
+        assert full.status_code == 507, full.text
+        assert full.json()["code"] == "storage_full"
+        assert full.json()["detail"].startswith("the server's picture storage is full (")
+        style = c.post("/api/v1/styles", json={"name": "Noise", "image": big})
+        assert (style.status_code, style.json()["code"]) == (507, "storage_full")
+        assert store.used_bytes() == used  # nothing kept of the refused uploads
+        assert c.get(f"/api/v1/jobs/{first}/images/content").status_code == 200
+        make_job(c)  # what fits still goes

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import Integer, LargeBinary, String, delete, select
+from sqlalchemy import Integer, LargeBinary, String, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -71,6 +71,11 @@ class DbStore:
 
     def writable(self) -> bool:
         return self.db.ping()
+
+    def used_bytes(self) -> int:
+        """What the stored pictures take (their recorded sizes)."""
+        with self.db.session() as s:
+            return int(s.scalar(select(func.coalesce(func.sum(Blob.size), 0))) or 0)
 
     def older_than(self, when: datetime) -> Iterator[str]:
         with self.db.session() as s:

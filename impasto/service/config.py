@@ -38,6 +38,23 @@ def _env_float(name: str, default: float) -> float:
     return _env_number(name, default, float, "a number")
 
 
+def _env_bytes(name: str, default: int | None) -> int | None:
+    """A size in bytes (``20G``, ``500M`` or a number), ``none`` for no limit, or ``default``."""
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return default
+    if value.lower() in ("none", "off", "0"):
+        return None
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    number = value.upper().removesuffix("B").removesuffix("I")
+    try:
+        if number and number[-1] in units:
+            return int(float(number[:-1]) * units[number[-1]])
+        return int(number)
+    except ValueError:
+        raise OptionsError(f"{name}={value!r}: give a size such as 20G or 500M, or none") from None
+
+
 def _env_days(name: str) -> float | None:
     """A positive number of days, or None (keep forever) when unset."""
     days = _env_float(name, math.nan)
@@ -110,6 +127,13 @@ class Settings:
     secret_key: str | None = None  # signs identity cookies; None: data_dir/secret.key, made once
     max_styles_per_owner: int = 50  # saved styles one owner may keep (admins: no limit)
     max_queued_per_owner: int = 50  # jobs one owner may have waiting (admins: no limit); 429 beyond
+    # new anonymous identities (cookies) one address may be given: a script that drops its cookie
+    # would otherwise get a fresh owner, and fresh per-owner quotas, with every request
+    identities_per_hour: float = 120.0
+    identities_burst: int = 60
+    # bytes the stored pictures (uploads, saved styles, results) may take; None: no limit. Beyond
+    # it, uploads and style saves get a 507 that says so (results of jobs already taken are kept)
+    max_store_bytes: int | None = 20 * 2**30
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -162,6 +186,9 @@ class Settings:
             secret_key=os.environ.get("IMPASTO_SECRET_KEY") or None,
             max_styles_per_owner=_env_int("IMPASTO_MAX_STYLES_PER_OWNER", cls.max_styles_per_owner),
             max_queued_per_owner=_env_int("IMPASTO_MAX_QUEUED_PER_OWNER", cls.max_queued_per_owner),
+            identities_per_hour=_env_float("IMPASTO_IDENTITIES_PER_HOUR", cls.identities_per_hour),
+            identities_burst=_env_int("IMPASTO_IDENTITIES_BURST", cls.identities_burst),
+            max_store_bytes=_env_bytes("IMPASTO_MAX_STORE_BYTES", cls.max_store_bytes),
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -14,7 +14,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import ErrorKind, ImpastoError, InvalidInput, OptionsError, RateLimited, Unavailable
+from ..errors import (
+    ErrorKind,
+    ImpastoError,
+    InvalidInput,
+    OptionsError,
+    RateLimited,
+    StorageFull,
+    Unavailable,
+)
 from ..imageio import check_paintable, check_style_shape, image_size
 from . import gallery, jobs
 from .estimates import check_time
@@ -88,6 +96,7 @@ def submit(
         check_time(size, sub.options)
     if sub.style is not None:
         check_style_shape(image_size(sub.style, "style picture", limit), "style picture")
+    room_to_store(rt, sum(len(data) for data, _ in contents) + len(sub.style or b""))
     with rt.pins.hold() as pin:  # until the jobs' rows refer to them (no deletion can take them)
         budget = rt.pixels  # decoding holds pixels from the shared budget
         stored = [
@@ -206,10 +215,25 @@ def add_to_gallery(
     if not owner.admin:
         _take(rt, client, what="style uploads")
     check_style_shape(image_size(data, "style picture", rt.settings.max_pixels), "style picture")
+    room_to_store(rt, len(data))
     with rt.pins.hold() as pin:
         label, limit = "style picture", rt.settings.max_pixels
         sha, _ = store_image(rt.store, data, max_pixels=limit, label=label, pin=pin, budget=rt.pixels)
         return gallery.save(rt.db, title, sha, owner=style_owner(owner))
+
+
+def room_to_store(rt: Runtime, incoming: int) -> None:
+    """Refuse (507) new pictures once the stored ones have reached the configured budget
+    (``IMPASTO_MAX_STORE_BYTES``): the disk must not fill up with uploads and saved styles."""
+    budget = rt.settings.max_store_bytes
+    if budget is None:
+        return
+    used = rt.store.used_bytes()
+    if used + incoming > budget:
+        raise StorageFull(
+            f"the server's picture storage is full ({used / 2**30:.2f} of {budget / 2**30:.2f} GiB used): "
+            "delete paintings you no longer need, or ask the administrator for more room"
+        )
 
 
 def _take(rt: Runtime, client: str, cost: int = 1, what: str = "jobs") -> None:

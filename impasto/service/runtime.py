@@ -63,6 +63,8 @@ class Runtime:
             allow=settings.extra.get("url_allow", ()),
         )
         self.limiter = RateLimiter(settings.jobs_per_minute, settings.jobs_burst)
+        # new anonymous identities per address: per-owner quotas must not restart with every cookie
+        self.minting = RateLimiter(settings.identities_per_hour / 60, settings.identities_burst)
         self.sweeper = Sweeper(self.db, self.store, self.pins, settings)
 
     def start(self) -> None:

@@ -47,6 +47,8 @@ class BlobStore(Protocol):
 
     def writable(self) -> bool: ...
 
+    def used_bytes(self) -> int: ...
+
     def older_than(self, when: datetime) -> Iterator[str]:
         """Every blob stored before ``when``."""
         ...
@@ -85,6 +87,14 @@ class FileStore:
     def delete(self, sha: str) -> None:
         with contextlib.suppress(BlobNotFound):
             self._path(sha).unlink(missing_ok=True)
+
+    def used_bytes(self) -> int:
+        """What the stored pictures take (the files' sizes)."""
+        total = 0
+        for path in self.root.glob("??/*"):
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
 
     def older_than(self, when: datetime) -> Iterator[str]:
         limit = when.timestamp()

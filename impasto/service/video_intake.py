@@ -87,6 +87,7 @@ def submit_video(rt: Runtime, sub: VideoSubmission, client: str, owner: Owner = 
     first = poster(rt, sub.video, sub.video_name, sub.options.size)
     if sub.style is not None:
         check_style_shape(image_size(sub.style, "style picture", rt.settings.max_pixels), "style picture")
+    intake.room_to_store(rt, len(sub.video) + len(first) + len(sub.style or b""))
     with rt.pins.hold() as pin:  # until the job's row refers to them (no deletion can take them)
         for data in (sub.video, first):
             pin(sha256_bytes(data))

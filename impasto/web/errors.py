@@ -13,6 +13,7 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.UNAVAILABLE: 503,
     ErrorKind.TIMEOUT: 408,
     ErrorKind.FORBIDDEN: 403,
+    ErrorKind.STORAGE_FULL: 507,
 }
 
 

@@ -158,6 +158,17 @@ class Identity:
         if owner is None and scope["path"].startswith(OPEN_PATHS):
             owner = browser_owner(new_identity())  # health probes and the schema: no cookie to keep
         if owner is None:
+            address = scope["client"][0] if scope.get("client") else "unknown"
+            wait = self.rt.minting.take(address)
+            if wait > 0:  # a client that drops its cookie must not get fresh quotas with every request
+                detail = (
+                    "too many new visitors from your address: keep the cookie this server sets "
+                    f"(`curl -c jar -b jar`), or use an API key; try again in {max(1, round(wait))} s"
+                )
+                await _refuse(429, detail, "rate_limited", {"Retry-After": str(max(1, round(wait)))})(
+                    scope, receive, send
+                )
+                return
             minted = new_identity()
             owner = browser_owner(minted)
         if (

@@ -57,6 +57,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         413: "body or image too large",
         422: "bad input",
         429: "too many jobs, or saved styles over the owner's quota",
+        507: "the server's picture storage is full (IMPASTO_MAX_STORE_BYTES)",
     }.items()
 }
 #: Declares the API-key scheme in OpenAPI; :mod:`.identity` does the checking for every request.
