@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -504,3 +505,95 @@ def test_the_openapi_stylize_example_is_a_request_that_runs(client: TestClient) 
     assert r.status_code == 200, r.text
     painted = Image.open(io.BytesIO(base64.b64decode(r.json()["image"])))
     assert painted.size == (96, 64)  # fast mode paints at the photo's own size
+
+
+def _mask(size: tuple[int, int], box: tuple[float, float, float, float]) -> bytes:
+    """A white rectangle (fractions of the picture) on black, as PNG."""
+    from PIL import ImageDraw
+
+    width, height = size
+    img = Image.new("L", size, 0)
+    if box[2] > box[0] and box[3] > box[1]:
+        ImageDraw.Draw(img).rectangle(
+            (box[0] * width, box[1] * height, box[2] * width - 1, box[3] * height - 1), fill=255
+        )
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_regions_in_json_and_multipart_reach_the_engine_checked_and_small(
+    client: TestClient, engine: FakeEngine
+) -> None:
+    """Issue 25: regions through the REST API, as Base64 masks in JSON and as files in multipart;
+    masks are checked against the photo when the job is created and kept as small PNGs."""
+    photo = png(1600, 1200)
+    left = _mask((3200, 2400), (0, 0, 0.5, 1))  # twice the photo's size: resized
+    body = {
+        "content": "data:image/png;base64," + b64(photo),
+        "style_name": "starry-night",
+        "regions": [
+            {"mask": b64(left), "style": "the-scream"},
+            {"mask": b64(_mask((80, 60), (0.6, 0.2, 0.9, 0.8))), "style": "keep"},
+        ],
+    }
+    r = client.post("/api/v1/jobs", json=body)
+    assert r.status_code == 201, r.text
+    wait_for(client, r.json()["jobs"][0]["id"])
+    regions = engine.calls[-1]["regions"]
+    assert [style for _, style in regions] == ["the-scream", "keep"]
+    first = Image.open(io.BytesIO(regions[0][0]))
+    assert first.mode == "L" and first.size == (1024, 768)  # kept small, the photo's shape
+    assert np.asarray(first)[:, :500].min() > 200 and np.asarray(first)[:, 524:].max() < 50
+    files = [
+        ("content", ("p.png", photo, "image/png")),
+        ("region_mask", ("left.png", left, "image/png")),
+    ]
+    data = {"style_name": "starry-night", "region_style": "great-wave"}
+    r = client.post("/api/v1/jobs", files=files, data=data)
+    assert r.status_code == 201, r.text
+    wait_for(client, r.json()["jobs"][0]["id"])
+    assert [style for _, style in engine.calls[-1]["regions"]] == ["great-wave"]
+
+
+@pytest.mark.parametrize(
+    ("region", "said"),
+    [
+        ({"mask": "not base64!", "style": "keep"}, "not valid Base64"),
+        ({"mask": b64(b"plain text"), "style": "keep"}, "region 1's mask"),
+        ({"mask": b64(_mask((80, 60), (0, 0, 0, 0))), "style": "keep"}, "empty: it has no white"),
+        ({"mask": b64(_mask((60, 80), (0, 0, 1, 1))), "style": "keep"}, "this one is refused"),
+        ({"mask": b64(_mask((80, 60), (0, 0, 1, 1))), "style": "no-such-painting"}, "neither a built-in"),
+    ],
+)
+def test_bad_regions_are_refused_when_the_job_is_created(
+    client: TestClient, engine: FakeEngine, region: dict[str, str], said: str
+) -> None:
+    body = {"content": b64(png(80, 60)), "style_name": "starry-night", "regions": [region]}
+    r = client.post("/api/v1/jobs", json=body)
+    assert r.status_code == 422, r.text
+    assert said in json.dumps(r.json()["detail"]), r.json()
+    assert engine.calls == [] and client.get("/api/v1/jobs").json()["jobs"] == []
+
+
+def test_a_job_with_regions_paints_them(tmp_path: Path, db_url: str) -> None:
+    """The real fast engine behind the API: the left half in The Scream's colours, the rest in
+    The Starry Night's."""
+    import impasto
+
+    photo = png(96, 64, (128, 128, 128))
+    with client_for(tmp_path, db_url, impasto.stylize) as c:
+        body = {
+            "content": b64(photo),
+            "style_name": "starry-night",
+            "regions": [{"mask": b64(_mask((96, 64), (0, 0, 0.5, 1))), "style": "the-scream"}],
+        }
+        r = c.post("/api/v1/jobs", json=body)
+        assert r.status_code == 201, r.text
+        job = wait_for(c, r.json()["jobs"][0]["id"])
+        assert job["status"] == "succeeded", job
+        out = np.asarray(
+            Image.open(io.BytesIO(c.get(f"/api/v1/jobs/{job['id']}/images/result").content)), float
+        )
+    left, right = out[:, :40].reshape(-1, 3).mean(0), out[:, 56:].reshape(-1, 3).mean(0)
+    assert left[0] - left[2] > right[0] - right[2] + 20  # the Scream's side is redder, the other bluer

@@ -8,12 +8,16 @@ things with the same messages. Nothing here knows HTTP: the web layer parses a r
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from PIL import Image
 from pydantic import ValidationError
 
+from .. import masks
 from ..errors import (
     ErrorKind,
     ImpastoError,
@@ -23,10 +27,19 @@ from ..errors import (
     StorageFull,
     Unavailable,
 )
-from ..imageio import check_paintable, check_style_shape, image_size
+from ..imageio import check_paintable, check_style_shape, encode_image, image_size
 from . import gallery, jobs
 from .estimates import check_time
-from .jobs import JobNotFound, JobOptions, StyleRef, create_job, resolve_style, store_image
+from .jobs import (
+    JobNotFound,
+    JobOptions,
+    JobRegion,
+    StyleRef,
+    create_job,
+    decode_mask,
+    resolve_style,
+    store_image,
+)
 from .models import Job, JobKind
 from .owners import LOCAL, Owner, owned_job, owner_filter, style_owner
 from .runtime import Runtime
@@ -90,10 +103,13 @@ def submit(
     if sub.content_url:
         contents = [(rt.fetcher.fetch(sub.content_url), sub.content_url.rsplit("/", 1)[-1][:80] or "photo")]
     limit = settings.max_pixels
+    sizes = []
     for data, name in contents:  # from the header alone, before anything is decoded or stored
         size = image_size(data, name, limit)
         check_paintable(size, sub.options.size, name)
         check_time(size, sub.options)
+        sizes.append(size)
+    options = with_regions(sub.options, sizes)
     if sub.style is not None:
         check_style_shape(image_size(sub.style, "style picture", limit), "style picture")
     room_to_store(rt, sum(len(data) for data, _ in contents) + len(sub.style or b""))
@@ -110,7 +126,7 @@ def submit(
                 content_sha=sha,
                 content_name=name,
                 style=style,
-                options=sub.options,
+                options=options,
                 parent_id=parent_id,
                 owner=owner.id,
             )
@@ -155,6 +171,7 @@ def again(rt: Runtime, job_id: str, changes: Mapping[str, Any], client: str, own
         size = image_size(photo, source.content_name, rt.settings.max_pixels)
         check_paintable(size, options.size, source.content_name)
         check_time(size, options)
+        options = with_regions(options, [size])
     _room_in_queue(rt, options.mode, 1, owner)
     _take(rt, client)
     if source.style_sha is None and gallery.find(rt.db, source.style_name, owner_filter(owner)) is None:
@@ -220,6 +237,31 @@ def add_to_gallery(
         label, limit = "style picture", rt.settings.max_pixels
         sha, _ = store_image(rt.store, data, max_pixels=limit, label=label, pin=pin, budget=rt.pixels)
         return gallery.save(rt.db, title, sha, owner=style_owner(owner))
+
+
+REGION_MASK_SIDE = 1024  # regions' masks are kept this large at most, in the job's options
+
+
+def with_regions(options: JobOptions, sizes: list[tuple[int, int]]) -> JobOptions:
+    """The options with each region checked against every photo (a picture, not empty, the photo's
+    shape) and its mask kept as a small greyscale PNG; region styles are built-in paintings or keep."""
+    if not options.regions:
+        return options
+    builtin = {entry.name for entry in gallery.builtin_styles()}
+    kept = []
+    for number, region in enumerate(options.regions, start=1):
+        if region.style != masks.KEEP and region.style not in builtin:
+            raise OptionsError(
+                f"region {number}: {region.style!r} is neither a built-in gallery painting nor keep "
+                "(see GET /api/v1/styles)"
+            )
+        data = decode_mask(region.mask)
+        grey = [masks.load_mask(data, size, f"region {number}'s mask") for size in sizes]
+        small = Image.fromarray((grey[0] * 255 + 0.5).astype(np.uint8), "L")
+        small.thumbnail((REGION_MASK_SIDE, REGION_MASK_SIDE), Image.Resampling.LANCZOS)
+        png = base64.b64encode(encode_image(small, "PNG")).decode("ascii")
+        kept.append(JobRegion(mask=f"data:image/png;base64,{png}", style=region.style))
+    return options.model_copy(update={"regions": kept})
 
 
 def room_to_store(rt: Runtime, incoming: int) -> None:

@@ -10,6 +10,8 @@ previews, and writes the result. It knows nothing about who calls it: the in-pro
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import logging
 import threading
@@ -26,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..api import mode_options, modes_of, stylize
 from ..cache import sha256_bytes
-from ..errors import Cancelled, Conflict, ImpastoError, NotFound
+from ..errors import Cancelled, Conflict, ImpastoError, InvalidInput, NotFound
 from ..imageio import encode_image, fit_long_side, image_size, load_image, open_image
 from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent
 from ..video import VideoLimits
@@ -62,6 +64,35 @@ def _described(option: str, text: str) -> str:
     """``text`` prefixed with the mode that takes ``option``, when only one does."""
     modes = modes_of(option)
     return f"{modes[0]} mode: {text}" if len(modes) == 1 else text
+
+
+MAX_REGIONS = 8
+
+
+class JobRegion(BaseModel):
+    """A part of the picture with a style of its own, or kept (see :mod:`impasto.masks`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mask: str = Field(
+        description="a greyscale picture as Base64 (a data URL is fine): white = the region, soft "
+        "edges allowed; the photo's shape (within 5%)",
+        max_length=16_000_000,
+    )
+    style: str = Field(
+        description='a built-in gallery painting for this part, or "keep" for the photo itself',
+        min_length=1,
+        max_length=100,
+    )
+
+
+def decode_mask(text: str) -> bytes:
+    """A region's mask from its Base64 text (refused with a message when it is not Base64)."""
+    body = text.split(",", 1)[1] if text.startswith("data:") and "," in text else text
+    try:
+        return base64.b64decode(body.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("a region's mask is not valid Base64") from None
 
 
 class JobOptions(BaseModel):
@@ -111,6 +142,13 @@ class JobOptions(BaseModel):
         description=_described("time_budget", "finish in about this many seconds"),
     )
 
+    regions: list[JobRegion] | None = Field(
+        default=None,
+        max_length=MAX_REGIONS,
+        description="parts of the picture in styles of their own, or kept; later ones lie over earlier "
+        "ones, and the job's style paints what none claims",
+    )
+
     def for_mode(self) -> JobOptions:
         """These options without the ones the mode does not take."""
         return self.model_copy(update={n: None for n in ENGINE_FIELDS if n not in mode_options(self.mode)})
@@ -124,6 +162,8 @@ class JobOptions(BaseModel):
         kwargs.update({n: getattr(options, n) for n in ENGINE_FIELDS if getattr(options, n) is not None})
         if self.mode == "quality":
             kwargs["preview_every"] = QUALITY_PREVIEW_EVERY
+        if self.regions:
+            kwargs["regions"] = [(decode_mask(r.mask), r.style) for r in self.regions]
         return kwargs
 
 

@@ -15,6 +15,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from ..errors import InvalidInput, TooLarge
 from ..service.intake import OPTION_FIELDS, Submission, options_from
+from ..service.jobs import JobOptions
 
 _DATA_URL = re.compile(r"^data:[\w/+.-]*;base64,", re.IGNORECASE)
 
@@ -43,14 +44,20 @@ def from_json(body: Mapping[str, Any], limit: int) -> Submission:
 
 
 async def from_form(form: FormData, limit: int) -> Submission:
-    unknown = set(form.keys()) - {
-        "content",
-        "content_url",
-        "style",
-        "style_name",
-        "save_style_as",
-        *OPTION_FIELDS,
-    }
+    unknown = (
+        set(form.keys())
+        - {
+            "content",
+            "content_url",
+            "style",
+            "style_name",
+            "save_style_as",
+            "region_mask",
+            "region_style",
+            *OPTION_FIELDS,
+        }
+        - {"regions"}
+    )
     if unknown:
         raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
     scalars = {k: v for k, v in form.multi_items() if isinstance(v, str)}
@@ -67,12 +74,29 @@ async def from_form(form: FormData, limit: int) -> Submission:
                 sub.contents.append((data, _display_name(item.filename, index)))
         elif item.strip():
             raise InvalidInput("content must be a file upload (or use content_url)")
+    sub.options = await _form_regions(form, sub.options, limit)
     style = form.get("style")
     if isinstance(style, UploadFile):
         sub.style = await read_upload(style, limit) or None
     elif isinstance(style, str) and style.strip():
         raise InvalidInput("style must be a file upload (or use style_name)")
     return sub
+
+
+async def _form_regions(form: FormData, options: JobOptions, limit: int) -> JobOptions:
+    """Multipart regions: ``region_mask`` files and ``region_style`` fields, paired in order."""
+    mask_parts, styles = form.getlist("region_mask"), form.getlist("region_style")
+    if not mask_parts and not styles:
+        return options
+    if len(mask_parts) != len(styles):
+        raise InvalidInput(f"{len(mask_parts)} region_mask file(s) for {len(styles)} region_style field(s)")
+    regions = []
+    for part, style in zip(mask_parts, styles, strict=True):
+        if not isinstance(part, UploadFile) or not isinstance(style, str):
+            raise InvalidInput("each region is a region_mask file and a region_style (a painting or keep)")
+        data = base64.b64encode(await read_upload(part, limit)).decode("ascii")
+        regions.append({"mask": data, "style": style.strip()})
+    return options_from({**options.model_dump(exclude_none=True), "regions": regions})
 
 
 def _text(value: Any) -> str | None:
