@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from .. import __version__
 from ..api import MODES, mode_options
@@ -58,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "preserve_color": "none",
 }
 SIZES = (256, 384, 512, 768, 1024, 1536, 2048)
+DEFAULT_STYLE = "starry-night"  # chosen on a fresh Create page (the gallery is listed by name)
 # quality mode "balance" presets → style weight (content weight stays at the engine's default, 1)
 BALANCE = {"photo": 3.0, "balanced": 10.0, "style": 30.0}
 
@@ -107,7 +108,7 @@ def create_page(request: Request, rt: RT, me: Me, style: str | None = None) -> R
         styles=_styles(rt, me),
         form=DEFAULTS,
         sizes=SIZES,
-        chosen=style,
+        chosen=style or DEFAULT_STYLE,
         times=quality_times(),
     )
 
@@ -121,8 +122,11 @@ async def create_submit(request: Request, rt: RT, me: Me) -> Response:
         fields = {k: v for k, v in form.multi_items() if isinstance(v, str) and k != CSRF_FIELD}
         balance = fields.pop("balance", "balanced")
         cleaned = _form_fields(fields, balance)
+        region_styles = [("region_style", v) for v in form.getlist("region_style") if isinstance(v, str)]
+        cleaned.pop("region_style", None)  # one per painted region, in order: kept as a list
         files = [(k, v) for k, v in form.multi_items() if not isinstance(v, str)]
-        sub = await from_form(FormData([*cleaned.items(), *files]), rt.settings.max_image_bytes)
+        parts: list[tuple[str, str | UploadFile]] = [*cleaned.items(), *region_styles, *files]
+        sub = await from_form(FormData(parts), rt.settings.max_image_bytes)
         jobs = await run_in_threadpool(lambda: intake.submit(rt, sub, client_id(request), owner=me))
     except ImpastoError as exc:
         styles = await run_in_threadpool(_styles, rt, me)

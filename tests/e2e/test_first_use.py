@@ -361,3 +361,65 @@ def test_the_styles_page_shows_every_painting_and_paints_with_it(
     wave.get_by_role("link", name="Paint with it").click()
     page.wait_for_url(f"{base}/?style=great-wave")
     assert page.locator("input[name=style_name][value=great-wave]").is_checked()
+
+
+TOUCH_STROKE = """(el, [y, xs]) => {
+  const r = el.getBoundingClientRect();
+  const at = (type, x) => el.dispatchEvent(new PointerEvent(type, {
+    pointerId: 7, pointerType: "touch", isPrimary: true, bubbles: true, cancelable: true,
+    clientX: r.left + x * r.width, clientY: r.top + y * r.height }));
+  at("pointerdown", xs[0]);
+  for (const x of xs.slice(1)) at("pointermove", x);
+  at("pointerup", xs[xs.length - 1]);
+}"""
+
+
+def test_regions_are_painted_with_a_brush_by_mouse_and_touch(
+    gated_server: tuple[str, threading.Event], page: Any, tmp_path: Path, shot: Any
+) -> None:
+    """Issue 25: after choosing a photo, "Paint regions": a brush over the photo (mouse, touch),
+    one colour per region with its own choice, Undo; the job gets the masks and shows them."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from .test_browser import JOB_URL
+
+    base, _ = gated_server
+    page.goto(f"{base}/")
+    assert page.locator("#regions").is_hidden()  # nothing to paint over before a photo
+    page.set_input_files("#content", str(photo(tmp_path / "hills.jpg")))
+    page.locator("#regions summary").click()
+    canvas = page.locator("#region-canvas")
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    # region 1, with the mouse: a stroke along the top, in The Scream
+    page.locator(".region-style").nth(0).select_option("the-scream")
+    page.mouse.move(box["x"] + 8, box["y"] + 12)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 8, box["y"] + 12, steps=10)
+    page.mouse.up()
+    # region 2, by touch: a stroke along the bottom, the photo kept; then one more stroke, undone
+    page.check("input[name=region-pick][value='1']")
+    canvas.evaluate(TOUCH_STROKE, [0.85, [0.3, 0.4, 0.5, 0.6, 0.7]])
+    canvas.evaluate(TOUCH_STROKE, [0.5, [0.02, 0.05]])
+    page.click("#region-undo")
+    shot(page, "14-regions")
+    page.click("#paint")
+    page.wait_for_url(JOB_URL)
+    job_id = page.url.rsplit("/", 1)[1]
+    regions = page.request.get(f"{base}/api/v1/jobs/{job_id}").json()["options"]["regions"]
+    assert [r["style"] for r in regions] == ["the-scream", "keep"]
+    masks = [
+        np.asarray(Image.open(io.BytesIO(base64.b64decode(r["mask"].split(",", 1)[1]))), float) / 255
+        for r in regions
+    ]
+    top, bottom = masks
+    rows, cols = top.shape
+    assert top[: rows // 8].mean() > 0.3 and top[rows // 2 :].max() < 0.1  # the mouse's stroke
+    assert bottom[int(rows * 0.8) :, int(cols * 0.35) : int(cols * 0.65)].mean() > 0.3  # the finger's
+    assert bottom[int(rows * 0.4) : int(rows * 0.6), : int(cols * 0.08)].max() < 0.1  # undone
+    assert page.locator(".job-regions li").count() == 2
+    assert "region 2: the photo kept" in page.locator(".job-regions").inner_text()

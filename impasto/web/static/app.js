@@ -79,8 +79,6 @@ function sendInBackground(form, formError, busy) {
   });
 }
 
-// What the empty Size choice means in each mode (the page without script says both at once).
-
 // The brush slider's value in words at its ends and middle, as a number between them.
 function brushWord(v) {
   return { 0: "fine", 0.5: "medium", 1: "broad" }[v] || v.toFixed(2);
@@ -147,6 +145,7 @@ function initCreate() {
     said();
   }
   initSketches(form, content);
+  initRegions(form, content);
   sendInBackground(form, formError, "Starting…");
 }
 
@@ -614,3 +613,104 @@ document.addEventListener("DOMContentLoaded", () => {
   initCreate(); initVideoForm(); initJob(); initCompare(); initRating(); initAgain(); initHistory();
   initConfirm(); initStyles(); initShareLink(); initRestrength();
 });
+
+// --- regions: painted over the photo with a brush, sent as masks (white = the region) ---
+
+const REGION_COLOURS = ["rgba(230,80,40,0.5)", "rgba(40,120,230,0.5)", "rgba(40,170,90,0.5)"];
+
+function initRegions(form, content) {
+  const box = $("#regions"), canvas = $("#region-canvas");
+  if (!box || !canvas || !window.createImageBitmap) return;
+  const view = canvas.getContext("2d");
+  const styles = $$(".region-style", box);
+  let photo = null, layers = [], undo = [], last = null;
+  const pick = () => +((box.querySelector("input[name=region-pick]:checked") || {}).value || 0);
+  const redraw = () => {
+    view.globalCompositeOperation = "source-over";
+    view.drawImage(photo, 0, 0, canvas.width, canvas.height);
+    layers.forEach((layer, i) => {  // each region in its colour over the photo
+      const tint = document.createElement("canvas");
+      tint.width = canvas.width; tint.height = canvas.height;
+      const t = tint.getContext("2d");
+      t.drawImage(layer, 0, 0);
+      t.globalCompositeOperation = "source-in";
+      t.fillStyle = REGION_COLOURS[i]; t.fillRect(0, 0, tint.width, tint.height);
+      view.drawImage(tint, 0, 0);
+    });
+  };
+  const start = async () => {
+    const file = content.files.length === 1 ? content.files[0] : null;
+    box.hidden = !file;
+    if (!file) { photo = null; return; }
+    try { photo = await createImageBitmap(file); } catch (err) { photo = null; box.hidden = true; return; }
+    const scale = Math.min(1, 640 / Math.max(photo.width, photo.height));
+    canvas.width = Math.max(1, Math.round(photo.width * scale));
+    canvas.height = Math.max(1, Math.round(photo.height * scale));
+    layers = REGION_COLOURS.map(() => {
+      const layer = document.createElement("canvas");
+      layer.width = canvas.width; layer.height = canvas.height;
+      return layer;
+    });
+    undo = [];
+    redraw();
+  };
+  const at = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
+  };
+  const stroke = (e) => {
+    const g = layers[pick()].getContext("2d"), p = at(e), from = last || p;
+    g.globalCompositeOperation = $("#region-erase").checked ? "destination-out" : "source-over";
+    g.strokeStyle = "#fff"; g.lineCap = "round"; g.lineJoin = "round";
+    g.lineWidth = +$("#region-size").value * canvas.width / canvas.getBoundingClientRect().width;
+    g.beginPath(); g.moveTo(from[0], from[1]); g.lineTo(p[0] + 0.01, p[1]); g.stroke();
+    last = p;
+    redraw();
+  };
+  canvas.addEventListener("pointerdown", (e) => {
+    if (!photo) return;
+    e.preventDefault();
+    try { canvas.setPointerCapture(e.pointerId); } catch (err) { /* a pointer the browser no longer tracks */ }
+    const i = pick(), g = layers[i].getContext("2d");
+    undo.push([i, g.getImageData(0, 0, canvas.width, canvas.height)]);
+    last = null;
+    stroke(e);
+  });
+  canvas.addEventListener("pointermove", (e) => { if (last) stroke(e); });
+  for (const end of ["pointerup", "pointercancel", "pointerleave"]) canvas.addEventListener(end, () => { last = null; });
+  $("#region-undo").addEventListener("click", () => {
+    const step = undo.pop();
+    if (!step) return;
+    layers[step[0]].getContext("2d").putImageData(step[1], 0, 0);
+    redraw();
+  });
+  $("#region-clear").addEventListener("click", () => {
+    layers.forEach((layer, i) => {
+      const g = layer.getContext("2d");
+      undo.push([i, g.getImageData(0, 0, canvas.width, canvas.height)]);
+      g.clearRect(0, 0, layer.width, layer.height);
+    });
+    redraw();
+  });
+  content.addEventListener("change", start);
+  // the painted regions go with the form: a white-on-black mask and its choice for each one used
+  form.addEventListener("formdata", (e) => {
+    if (!photo || box.hidden) return;
+    layers.forEach((layer, i) => {
+      const pixels = layer.getContext("2d").getImageData(0, 0, layer.width, layer.height).data;
+      let used = false;
+      for (let k = 3; k < pixels.length; k += 4) if (pixels[k] > 0) { used = true; break; }
+      if (!used) return;
+      const mask = document.createElement("canvas");
+      mask.width = layer.width; mask.height = layer.height;
+      const m = mask.getContext("2d");
+      m.fillStyle = "#000"; m.fillRect(0, 0, mask.width, mask.height);
+      m.drawImage(layer, 0, 0);
+      const bytes = atob(mask.toDataURL("image/png").split(",")[1]);
+      const array = new Uint8Array(bytes.length);
+      for (let k = 0; k < bytes.length; k++) array[k] = bytes.charCodeAt(k);
+      e.formData.append("region_mask", new Blob([array], { type: "image/png" }), `region-${i + 1}.png`);
+      e.formData.append("region_style", styles[i].value);
+    });
+  });
+}
