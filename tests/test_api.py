@@ -539,7 +539,11 @@ def test_regions_in_json_and_multipart_reach_the_engine_checked_and_small(
     }
     r = client.post("/api/v1/jobs", json=body)
     assert r.status_code == 201, r.text
-    wait_for(client, r.json()["jobs"][0]["id"])
+    job_id = r.json()["jobs"][0]["id"]
+    wait_for(client, job_id)
+    for page in (f"/jobs/{job_id}", f"/jobs/{job_id}/result"):  # both say which regions were used
+        html = client.get(page, follow_redirects=True).text
+        assert "region 1: The Scream" in html and "region 2: the photo kept" in html, page
     regions = engine.calls[-1]["regions"]
     assert [style for _, style in regions] == ["the-scream", "keep"]
     first = Image.open(io.BytesIO(regions[0][0]))
