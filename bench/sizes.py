@@ -22,8 +22,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 from PIL import Image, ImageDraw
+
+from impasto.quality.options import Precision
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "tests" / "data" / "content" / "tubingen.jpg"
@@ -42,7 +45,7 @@ def estimate(photo: Path, size: int, precision: str) -> float:
     from impasto.quality import QualityOptions, estimate
 
     with Image.open(photo) as img:
-        return estimate(img.size, QualityOptions(size=size, precision=precision)).seconds
+        return estimate(img.size, QualityOptions(size=size, precision=cast(Precision, precision))).seconds
 
 
 # The child paints through the CLI and reports its own peak RSS (RUSAGE_CHILDREN would give the

@@ -16,7 +16,9 @@ with status 2, the web layer turns its :attr:`~ImpastoError.kind` into a status 
     ├── VideoError              a clip cannot be read or written, or is over the video limits
     ├── InvalidInput            a request's fields do not validate, with per-field details
     ├── NotFound                kind: not_found
+    │   └── JobNotFound         no job with that id (or not one the asker may see)
     ├── Conflict                kind: conflict (not allowed in the current state)
+    │   └── JobConflict         the job's state does not allow it (rating an unfinished job)
     ├── TooLarge                kind: too_large
     ├── RateLimited             kind: rate_limited (retry_after seconds)
     ├── Unavailable             kind: unavailable (a service it needs is down; retry_after)
@@ -39,6 +41,7 @@ class ErrorKind(enum.StrEnum):
     TIMEOUT = "timeout"
     FORBIDDEN = "forbidden"
     STORAGE_FULL = "storage_full"
+    INTERNAL = "internal"  # a fault of the server's, not of the input (a job that crashed)
 
 
 class ImpastoError(Exception):
@@ -111,6 +114,18 @@ class Conflict(ImpastoError):
     """Not allowed in the current state (rating an unfinished job, a name already taken)."""
 
     kind = ErrorKind.CONFLICT
+
+
+class JobNotFound(NotFound):
+    """No job with that id."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__("no such job")
+        self.job_id = job_id
+
+
+class JobConflict(Conflict):
+    """The job is in a state that does not allow this (e.g. rating an unfinished job)."""
 
 
 class Forbidden(ImpastoError):

@@ -39,6 +39,8 @@ READ_FORMATS_TEXT = "JPEG, PNG, WebP, BMP, TIFF, GIF"
 #: The smallest side either engine paints: VGG's conv5_1 sits behind four 2×2 poolings (16 px → 1)
 #: and the fast networks need as much (:data:`impasto.fast.engine.MIN_SIDE`).
 MIN_SIDE = 16
+#: the largest long side an engine paints (the memory check refuses most machines far below it)
+MAX_SIDE = 20000
 #: Styles may be at most this many times as long as they are wide: quality mode enlarges a style
 #: whose short side would fall under :data:`MIN_SIDE`, and a thinner one would become huge.
 MAX_ASPECT = 16

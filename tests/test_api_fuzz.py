@@ -45,8 +45,8 @@ from support.hostile import (
 )
 from support.images import jpeg, png
 
-from impasto.service import owners
 from impasto.service.config import Settings
+from impasto.service.identity import owners
 from impasto.web import create_app
 
 EXAMPLES = int(os.environ.get("IMPASTO_FUZZ_EXAMPLES", "40"))

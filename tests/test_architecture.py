@@ -12,11 +12,12 @@ import pytest
 from impasto import errors
 from impasto.api import mode_options
 from impasto.cli.stylize import ENGINE_FLAGS, engine_options
-from impasto.service.distributed import QueueUnavailable
+from impasto.errors import JobConflict, JobNotFound
 from impasto.service.gallery import StyleExists
-from impasto.service.jobs import ENGINE_FIELDS, JobConflict, JobNotFound, JobOptions
-from impasto.service.store import BlobNotFound
-from impasto.service.urlfetch import UrlError, UrlTooLarge
+from impasto.service.guards.urlfetch import UrlError, UrlTooLarge
+from impasto.service.jobs.pictures import ENGINE_FIELDS, JobOptions
+from impasto.service.storage.store import BlobNotFound
+from impasto.service.workers.distributed import QueueUnavailable
 from impasto.web.errors import STATUS, headers_for, status_for
 
 PACKAGE = Path(__file__).resolve().parents[1] / "impasto"
@@ -40,12 +41,12 @@ LAZY = {
     ("cli/serve.py", "web"),
     ("cli/worker.py", "celery"),
     ("cli/worker.py", "service"),
-    ("cli/worker.py", "service.celery_app"),
+    ("cli/worker.py", "service.workers.celery_app"),
     ("cli/worker.py", "service.config"),
-    ("service/runtime.py", "distributed"),
-    ("cli/keys.py", "service"),
+    ("service/runtime.py", "workers.distributed"),
+    ("cli/keys.py", "service.identity"),
     ("cli/keys.py", "service.config"),
-    ("cli/keys.py", "service.db"),
+    ("cli/keys.py", "service.storage.db"),
 }
 
 
@@ -121,3 +122,65 @@ def _function_level_imports() -> set[tuple[str, str]]:
 def test_no_function_level_imports_but_the_documented_ones() -> None:
     found = _function_level_imports()
     assert found <= LAZY, sorted(found - LAZY)
+
+
+def _module_of(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports_of(path: Path, modules: set[str]) -> set[str]:
+    """The package's modules ``path`` imports, anywhere in it (function level and TYPE_CHECKING too)."""
+    here = _module_of(path)
+    package = here if path.name == "__init__.py" else here.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            found.add(module)
+            found |= {f"{module}.{a.name}" for a in node.names}  # `from . import jobs`: a module
+    return {name for name in found if name in modules}
+
+
+def test_no_import_cycle_among_the_packages_modules() -> None:
+    """Counting function-level and type-checking imports; a package's ``__init__`` importing its own
+    children (to register them, or for lazy exports) is not a cycle."""
+    paths = {_module_of(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {
+        name: {t for t in _imports_of(path, set(paths)) if not t.startswith(name + ".") and t != name}
+        for name, path in paths.items()
+    }
+    cycles: list[list[str]] = []
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for name in graph:
+        if name not in index:
+            visit(name)
+    assert cycles == []

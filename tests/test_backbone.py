@@ -12,7 +12,8 @@ import torch
 
 from impasto.errors import OptionsError, WeightsError
 from impasto.quality import backbones
-from impasto.quality.backbones import CAFFE_MEAN_BGR, layer_names, load_backbone, vgg16_onnx_path
+from impasto.quality.backbones import CAFFE_MEAN_BGR, load_backbone, vgg16_onnx_path
+from impasto.quality.layers import layer_names
 
 LAYERS = {
     "conv1_1": "block1_conv1_1",

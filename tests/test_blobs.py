@@ -17,7 +17,7 @@ from support.fakes import FakeEngine
 from support.images import png
 from support.web import client_for, wait_for
 
-import impasto.service.jobs as jobs_module
+import impasto.service.jobs.core as jobs_module
 from impasto.cache import sha256_bytes
 
 PHOTO = png(40, 30, (10, 20, 30))

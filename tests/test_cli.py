@@ -254,6 +254,7 @@ def test_ctrl_c_in_quality_mode_keeps_the_painting_so_far(
         return Image.new("RGB", (64, 48), (200, 100, 50))  # the engine returns its best so far
 
     monkeypatch.setattr(impasto.api, "stylize", interrupted)
+
     def ours(_signum: int, _frame: object) -> None: ...
 
     out = tmp_path / "out.png"
@@ -300,7 +301,7 @@ def test_deployment_docs_show_the_log_lines_as_they_are(tmp_path: Path) -> None:
 
 def test_log_messages_carry_no_internal_notes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     pytest.importorskip("sqlalchemy")
-    from impasto.service.db import Database
+    from impasto.service.storage.db import Database
 
     with caplog.at_level("INFO"):
         Database(f"sqlite:///{tmp_path / 'a.db'}").migrate()  # alembic logs each migration's title
@@ -325,7 +326,7 @@ def test_the_log_at_a_terminal_is_short_and_for_a_person(
             logging.getLogger("uvicorn.access").info('127.0.0.1:5 - "GET /history HTTP/1.1" 200')
             logging.getLogger("uvicorn.error").info("Waiting for application startup.")
             logging.getLogger("alembic.runtime.migration").info("Will assume non-transactional DDL.")
-            logging.getLogger("impasto.service.lifecycle").info("job 3f succeeded")
+            logging.getLogger("impasto.service.jobs.lifecycle").info("job 3f succeeded")
             logging.getLogger("uvicorn.error").error("Exception in ASGI application")
             err = capsys.readouterr().err
             assert ("GET /history" in err) is per_request, err

@@ -50,4 +50,3 @@ def test_unknown_precision_and_device_are_refused() -> None:
 def test_the_suite_runs_as_on_a_cpu_without_native_bfloat16() -> None:
     """conftest pins the capability, so ``auto`` means float32 in every other test on every machine."""
     assert device.select_dtype("auto", CPU) == torch.float32
-

@@ -16,6 +16,7 @@ import impasto
 from impasto.errors import Cancelled, OptionsError
 from impasto.fast import FastOptions, blend_vectors, load_networks, run_fast, style_square, style_vector
 from impasto.fast.networks import QParams, StylePredictor, Transformer
+from impasto.fast.options import Fusion
 from impasto.fast.weights import (
     PREDICT_FILE,
     TRANSFORM_FILE,
@@ -355,7 +356,7 @@ def test_brush_sets_the_size_of_the_marks_relative_to_the_picture() -> None:
 
 
 @pytest.mark.parametrize("fusion", ["paint", "photo", "guided"])
-def test_fusion_keeps_the_photos_pixels_and_edges(fusion: str) -> None:
+def test_fusion_keeps_the_photos_pixels_and_edges(fusion: Fusion) -> None:
     content = _image("content/tubingen.jpg", 500).resize((498, 373))  # sides not multiples of 4
     style = [Style(_image("style/udnie.jpg", 256))]
     painted = run_fast(content, style, FastOptions(brush="broad", fusion=fusion), _ignore, None)

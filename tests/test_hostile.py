@@ -30,7 +30,7 @@ from impasto.errors import ImageError, OptionsError
 from impasto.imageio import MIN_SIDE, READ_FORMATS_TEXT, load_image
 from impasto.quality import QualityOptions, run_quality
 from impasto.service.config import Settings
-from impasto.service.urlfetch import UrlError, UrlFetcher, is_public
+from impasto.service.guards.urlfetch import UrlError, UrlFetcher, is_public
 from impasto.styles import Style
 from impasto.web import create_app
 
@@ -142,8 +142,6 @@ def test_degenerate_styles_are_refused_on_upload(client: TestClient) -> None:
     assert r.status_code == 201, r.text
 
 
-
-
 def test_quality_paints_thin_pictures_or_says_why(photo: Image.Image, starry: Image.Image) -> None:
     thin = photo.resize((20, 512))  # 5×128 at the first scale: that scale is skipped
     painted = run_quality(thin, [Style(starry)], QualityOptions(size=512, **QUALITY_QUICK))
@@ -175,7 +173,11 @@ QUALITY_QUICK: dict[str, Any] = {"iterations": 2, "init": "content", "precision"
     ],
 )
 def test_cli_refuses_non_finite_numbers(
-    tmp_path: Path, photo: Image.Image, starry: Image.Image, scream: Image.Image, extra: list[str],
+    tmp_path: Path,
+    photo: Image.Image,
+    starry: Image.Image,
+    scream: Image.Image,
+    extra: list[str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     paths = {"photo": tmp_path / "photo.png", "starry": tmp_path / "starry.png", "scream": tmp_path / "s.png"}

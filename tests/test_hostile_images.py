@@ -25,7 +25,7 @@ from support.web import client_for, csrf_token
 
 from impasto.errors import ImageError
 from impasto.imageio import load_image
-from impasto.service.urlfetch import UrlFetcher
+from impasto.service.guards.urlfetch import UrlFetcher
 
 MAX_PIXELS = 40_000_000  # the service's default
 

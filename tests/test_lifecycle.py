@@ -9,10 +9,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from impasto.service import lifecycle
-from impasto.service.db import Database
-from impasto.service.jobs import JobOptions, StyleRef, create_job, get_job
-from impasto.service.models import Job, JobEvent, Status
+from impasto.service.jobs import lifecycle
+from impasto.service.jobs.core import StyleRef, create_job, get_job
+from impasto.service.jobs.pictures import JobOptions
+from impasto.service.storage.db import Database
+from impasto.service.storage.models import Job, JobEvent, Status
 
 PAIRS = list(itertools.product(Status, Status))
 EXPECTED_ALLOWED = {

@@ -18,8 +18,8 @@ from support.images import png
 from support.web import as_browser, client_for, csrf_token, wait_for
 
 from impasto.cli import main as cli
-from impasto.service import owners
-from impasto.service.owners import load_secret
+from impasto.service.identity import owners
+from impasto.service.identity.owners import load_secret
 from impasto.web import server
 from impasto.web.identity import NO_IDENTITY_DETAIL
 
@@ -355,7 +355,7 @@ def test_upgrading_keeps_old_jobs_local_and_old_styles_public(db_url: str) -> No
     from alembic.config import Config
     from sqlalchemy import text
 
-    from impasto.service.db import MIGRATIONS, Database
+    from impasto.service.storage.db import MIGRATIONS, Database
 
     db = Database(db_url)
     cfg = Config()

@@ -15,8 +15,9 @@ from support.web import client_for
 
 from impasto import imageio
 from impasto.errors import Unavailable
-from impasto.service import jobs
-from impasto.service.pixels import PixelBudget
+from impasto.service.guards.pixels import PixelBudget
+from impasto.service.jobs import core as jobs
+from impasto.service.jobs import queries
 
 
 def test_a_spent_budget_waits_then_refuses() -> None:
@@ -102,8 +103,8 @@ def test_thumbnails_open_only_the_listed_formats() -> None:
 
     from PIL import Image, UnidentifiedImageError
 
-    assert jobs.thumbnail(png(80, 60), 32)[:2] == b"\xff\xd8"  # a JPEG thumbnail
+    assert queries.thumbnail(png(80, 60), 32)[:2] == b"\xff\xd8"  # a JPEG thumbnail
     ppm = io.BytesIO()
     Image.new("RGB", (80, 60)).save(ppm, "PPM")  # Pillow reads PPM, the docs do not list it
     with pytest.raises(UnidentifiedImageError):
-        jobs.thumbnail(ppm.getvalue(), 32)
+        queries.thumbnail(ppm.getvalue(), 32)

@@ -23,14 +23,15 @@ from support.clips import make_clip, shapes
 from support.cluster import Cluster, RedisServer, kill_group
 from support.images import b64, png
 
-from impasto.service import lifecycle
-from impasto.service.blobdb import DbStore, make_store, store_kind
-from impasto.service.celery_app import WorkerNode
 from impasto.service.config import Settings
-from impasto.service.db import Database
-from impasto.service.jobs import JobOptions, StyleRef, create_job, get_job
-from impasto.service.models import FINISHED, Job, JobEvent, JobKind, Status
-from impasto.service.store import BlobNotFound, FileStore
+from impasto.service.jobs import lifecycle
+from impasto.service.jobs.core import StyleRef, create_job, get_job
+from impasto.service.jobs.pictures import JobOptions
+from impasto.service.storage.blobdb import DbStore, make_store, store_kind
+from impasto.service.storage.db import Database
+from impasto.service.storage.models import FINISHED, Job, JobEvent, JobKind, Status
+from impasto.service.storage.store import BlobNotFound, FileStore
+from impasto.service.workers.celery_app import WorkerNode
 
 pytestmark = pytest.mark.scale
 MakeCluster = Callable[..., Cluster]

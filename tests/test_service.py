@@ -17,15 +17,17 @@ from support.fakes import FakeEngine
 from support.images import png
 from support.web import client_for, wait_for
 
-import impasto.service.jobs as jobs_module
-from impasto.service import lifecycle
+import impasto.service.jobs.progress as jobs_module
 from impasto.service.config import Settings, redact_url
-from impasto.service.db import Database
-from impasto.service.jobs import JobContext, JobOptions, StyleRef, create_job, get_job, recover, run_job
-from impasto.service.models import Job, JobEvent
-from impasto.service.pool import WorkerPool
-from impasto.service.ratelimit import RateLimiter
-from impasto.service.store import BlobNotFound, FileStore
+from impasto.service.guards.ratelimit import RateLimiter
+from impasto.service.jobs import lifecycle
+from impasto.service.jobs.context import JobContext
+from impasto.service.jobs.core import StyleRef, create_job, get_job, recover, run_job
+from impasto.service.jobs.pictures import JobOptions
+from impasto.service.storage.db import Database
+from impasto.service.storage.models import Job, JobEvent
+from impasto.service.storage.store import BlobNotFound, FileStore
+from impasto.service.workers.pool import WorkerPool
 
 
 def test_file_store_is_content_addressed_and_refuses_bad_names(tmp_path: Path) -> None:
@@ -50,7 +52,7 @@ def test_migrations_are_idempotent_and_reversible(db_url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
-    from impasto.service.db import MIGRATIONS
+    from impasto.service.storage.db import MIGRATIONS
 
     db = Database(db_url)
     db.migrate()
@@ -77,7 +79,7 @@ def _context(tmp_path: Path, db_url: str, engine: FakeEngine) -> JobContext:
 def _queued(ctx: JobContext, mode: str = "fast") -> str:
     sha = ctx.store.put(png())
     style = StyleRef("upload", ctx.store.put(png(color=(1, 200, 3))))
-    return create_job(ctx.db, content_sha=sha, style=style, options=JobOptions(mode=mode, size=64)).id  # type: ignore[arg-type]
+    return create_job(ctx.db, content_sha=sha, style=style, options=JobOptions(mode=mode, size=64)).id
 
 
 def test_run_job_claims_once_and_persists_events(tmp_path: Path, db_url: str) -> None:
@@ -266,7 +268,7 @@ def test_serve_command_parses_its_options() -> None:
 def test_migrations_ship_inside_the_package() -> None:
     import impasto.service
 
-    root = Path(impasto.service.__file__).parent / "migrations"
+    root = Path(impasto.service.__file__).parent / "storage" / "migrations"
     assert (root / "env.py").exists() and (root / "script.py.mako").exists()
     assert list((root / "versions").glob("0001_*.py"))
 

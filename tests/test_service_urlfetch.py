@@ -18,7 +18,7 @@ from support.images import png
 from support.net import http_server
 from support.web import client_for, wait_for
 
-from impasto.service.urlfetch import UrlError, UrlFetcher
+from impasto.service.guards.urlfetch import UrlError, UrlFetcher
 
 PHOTO = png(50, 40)
 

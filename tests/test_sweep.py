@@ -16,13 +16,14 @@ from support.web import client_for, wait_for
 
 from impasto.cache import sha256_bytes
 from impasto.errors import OptionsError
-from impasto.service import lifecycle
 from impasto.service.config import Settings
-from impasto.service.db import Database
-from impasto.service.jobs import JobOptions, StyleRef, create_job, get_job
-from impasto.service.models import Job, JobEvent, Status, utcnow
-from impasto.service.store import BlobPins, FileStore
-from impasto.service.sweep import sweep
+from impasto.service.jobs import lifecycle
+from impasto.service.jobs.core import StyleRef, create_job, get_job
+from impasto.service.jobs.pictures import JobOptions
+from impasto.service.storage.db import Database
+from impasto.service.storage.models import Job, JobEvent, Status, utcnow
+from impasto.service.storage.store import BlobPins, FileStore
+from impasto.service.workers.sweep import sweep
 
 
 def _job(client: object, color: tuple[int, int, int]) -> str:

@@ -22,14 +22,14 @@ from support.clips import make_clip, shapes
 from support.images import png
 from support.web import as_browser, client_for, forms_without_token, wait_for
 
-from impasto.service import lifecycle
 from impasto.service.config import Settings
-from impasto.service.db import Database
-from impasto.service.jobs import StyleRef, create_job
-from impasto.service.models import JobKind, Status
-from impasto.service.store import BlobPins, FileStore
-from impasto.service.sweep import sweep
-from impasto.service.video_jobs import VideoOptions
+from impasto.service.jobs import lifecycle
+from impasto.service.jobs.clips import VideoOptions
+from impasto.service.jobs.core import StyleRef, create_job
+from impasto.service.storage.db import Database
+from impasto.service.storage.models import JobKind, Status
+from impasto.service.storage.store import BlobPins, FileStore
+from impasto.service.workers.sweep import sweep
 from impasto.video import pipeline as video_pipeline
 
 FRAMES = 6
@@ -363,6 +363,6 @@ def test_the_sweep_deletes_work_folders_of_jobs_that_ended_or_are_gone(tmp_path:
         (root / name / "frames").mkdir(parents=True)
     (root / "not-a-job").mkdir()
     report = sweep(db, FileStore(tmp_path / "blobs"), BlobPins(), settings)
-    assert report.video_folders_deleted == 2
+    assert report.work_folders_deleted == 2
     assert sorted(p.name for p in root.iterdir()) == sorted([queued.id, "not-a-job"])
     db.dispose()

@@ -268,7 +268,7 @@ def test_fast_mode_defaults_to_the_photos_size_and_takes_a_brush(
 def test_job_options_size_and_brush() -> None:
     from pydantic import ValidationError
 
-    from impasto.service.jobs import JobOptions
+    from impasto.service.jobs.pictures import JobOptions
 
     assert "size" not in JobOptions().engine_kwargs()
     assert JobOptions(size=300).engine_kwargs()["size"] == 300
@@ -373,8 +373,8 @@ def test_a_flood_of_sketches_is_told_to_come_back(tmp_path: Path, engine: FakeEn
 
     from fastapi.testclient import TestClient
 
-    from impasto.service import sketch
     from impasto.service.config import Settings
+    from impasto.service.intake import sketch
     from impasto.web import create_app
 
     engine.gate = threading.Event()

@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
 def _db(args: argparse.Namespace) -> Any:
     require("web", "keys")
     from ..service.config import Settings
-    from ..service.db import Database
+    from ..service.storage.db import Database
 
     db = Database(Settings.from_env(data_dir=args.data_dir).db_url)
     db.migrate()
@@ -44,7 +44,7 @@ def _db(args: argparse.Namespace) -> Any:
 
 
 def create_key(args: argparse.Namespace) -> int:
-    from ..service import owners
+    from ..service.identity import owners
 
     info, key = owners.create_key(_db(args), args.name, admin=args.admin)
     kind = "admin key" if info.admin else "key"
@@ -54,7 +54,7 @@ def create_key(args: argparse.Namespace) -> int:
 
 
 def list_keys(args: argparse.Namespace) -> int:
-    from ..service import owners
+    from ..service.identity import owners
 
     rows = owners.list_keys(_db(args))
     if not rows:
@@ -67,7 +67,7 @@ def list_keys(args: argparse.Namespace) -> int:
 
 
 def revoke_key(args: argparse.Namespace) -> int:
-    from ..service import owners
+    from ..service.identity import owners
 
     info = owners.revoke_key(_db(args), args.key)
     print(f"Revoked key {info.name!r} (id {info.id}): requests with it now get 401.")

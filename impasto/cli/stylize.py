@@ -15,34 +15,20 @@ from typing import Any, ClassVar
 
 from tqdm import tqdm
 
+from ..color import COLOR_MODES
 from ..errors import Cancelled, ImpastoError, OptionsError
+from ..fast.options import FastOptions
 from ..imageio import OUTPUT_FORMATS, output_format, save_image
+from ..options import add_cli_flag, cli_flags
 from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent, duration
+from ..quality.options import QualityOptions
 from ..styles import parse_weighted
 from .gallery import use_saved_styles
 
-#: The engine options this command has flags for; which mode takes which is the engines' to say.
-ENGINE_FLAGS = (
-    "size",
-    "iterations",
-    "content_weight",
-    "style_weight",
-    "tv_weight",
-    "style_scale",
-    "init",
-    "optimizer",
-    "seed",
-    "backbone",
-    "weights",
-    "pooling",
-    "style_loss",
-    "average",
-    "time_budget",
-    "multiscale",
-    "strength",
-    "tile_size",
-    "brush",
-)
+#: The engine options this command has flags for: those their schema marks ``cli`` (type, range,
+#: choices, help and default all come from :class:`QualityOptions` and :class:`FastOptions`).
+ENGINE_FLAG_FIELDS = cli_flags(QualityOptions, FastOptions)
+ENGINE_FLAGS = tuple(ENGINE_FLAG_FIELDS)
 EXIT_INTERRUPTED = 130
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
@@ -90,78 +76,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         default="quality",
         help="quality: optimisation (best, slower); fast: feed-forward network (under a second)",
     )
-    p.add_argument(
-        "--size",
-        type=_number(int, 16, 20000, " px"),
-        help="long side of the output in px (default: the photo's own size; quality mode at most 2048 "
-        "unless asked for more)",
-    )
-    p.add_argument(
-        "--iterations",
-        type=_number(int, 1, 100000),
-        help="iterations in all, shared between the scales (default 26 from the photo, 13 from a fast draft, "
-        "up to 512 px; each larger scale adds a few: 4 at 1024 px, 3 at 2048 px)",
-    )
-    weight = _number(float, 0)
-    p.add_argument("--content-weight", type=weight, help="how much the photo's layout counts (default 1)")
-    p.add_argument("--style-weight", type=weight, help="how much the style counts (default 10)")
-    p.add_argument("--tv-weight", type=weight, help="smoothness: penalty on pixel noise (default 2)")
     p.add_argument("--style-weights", help="comma-separated blend weights, one per style")
-    p.add_argument(
-        "--style-scale",
-        type=_number(float, 0.05, 8),
-        help="size the style is seen at, relative to the output (default 1)",
-    )
     p.add_argument(
         "--preserve-color",
         nargs="?",
         const="luminance",
         default="none",
-        choices=["none", "luminance", "histogram"],
+        choices=list(COLOR_MODES),
         help="keep the photo's colours (alone: luminance)",
     )
-    p.add_argument(
-        "--init",
-        help="content (default: start from the photo), fast (fast mode's painting), noise, or an image file",
-    )
-    p.add_argument(
-        "--style-loss",
-        choices=["gram", "w2", "sliced"],
-        help="how the painting's style is compared with the artwork's: gram (classic), w2 (Wasserstein "
-        "between Gaussian fits), sliced (sliced Wasserstein)",
-    )
-    p.add_argument(
-        "--time",
-        dest="time_budget",
-        type=float,
-        metavar="SECONDS",
-        help="plan the iterations to finish in about this many seconds on this machine",
-    )
-    p.add_argument("--average", type=float, metavar="DECAY", help="iterate averaging: EMA decay, e.g. 0.7")
-    p.add_argument("--optimizer", choices=["lbfgs", "adam"], help="optimiser (default lbfgs)")
-    p.add_argument("--pooling", choices=["max", "avg"], help="the network's pooling (default max)")
-    p.add_argument("--seed", type=int, help="random seed, for repeatable noise (default 0)")
     add_region_argument(p)
-    p.add_argument("--backbone", choices=["vgg16", "vgg19"], help="the network that judges (default vgg16)")
-    p.add_argument("--weights", help="weights file for the vgg19 backbone")
-    p.add_argument(
-        "--no-multiscale",
-        dest="multiscale",
-        action="store_false",
-        default=None,
-        help="paint at the final size only (slower)",
-    )
-    p.add_argument(
-        "--strength",
-        type=_number(float, 0, 1),
-        help="fast mode: 0 (photo's own style) to 1 (full style; default)",
-    )
-    p.add_argument("--tile-size", type=_number(int, 32), help="fast mode: tile size in px for large images")
-    p.add_argument(
-        "--brush",
-        help="fast mode: size of the marks relative to the picture: fine, medium (default), broad, "
-        "a number from 0 (fine) to 1 (broad), or native (the network's own size in pixels)",
-    )
+    for name, field in ENGINE_FLAG_FIELDS.items():  # type, range, choices, help: the engines' schema
+        fast_only = name not in QualityOptions.__dataclass_fields__
+        add_cli_flag(p, field, help_prefix="fast mode: " if fast_only else "")
     add_device_arguments(p)
     p.add_argument(
         "--save-every",
@@ -202,9 +129,7 @@ def add_region_argument(p: argparse.ArgumentParser) -> None:
 def _region(text: str) -> tuple[str, str]:
     mask, sep, style = text.partition("=")
     if not sep or not mask or not style:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give MASK=STYLE (sky.png=the-scream, face.png=keep)"
-        )
+        raise argparse.ArgumentTypeError(f"{text!r}: give MASK=STYLE (sky.png=the-scream, face.png=keep)")
     return mask, style
 
 

@@ -15,7 +15,7 @@ from ..errors import OptionsError
 from .extras import require
 
 if TYPE_CHECKING:
-    from ..service.jobs import Stylize
+    from ..service.jobs.context import Stylize
 
 
 def register(sub: Any) -> None:
@@ -54,8 +54,8 @@ def run(args: argparse.Namespace, stylize: Stylize | None = None) -> int:
     from celery import signals  # the worker extra: imported only once we know it is there
 
     from ..service import logs
-    from ..service.celery_app import QUEUES, make_celery
     from ..service.config import Settings, redact_url
+    from ..service.workers.celery_app import QUEUES, make_celery
 
     settings = Settings.from_env()
     if not settings.broker_url:

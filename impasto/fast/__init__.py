@@ -6,8 +6,34 @@ brush's working size and at the output size — tile by tile for large pictures,
 (:mod:`impasto.fast.networks`) — then fused into the output (:mod:`impasto.fast.fusion`).
 """
 
-from .engine import FastOptions, blend_vectors, load_networks, run_fast, style_square, style_vector, vector_of
-from .weights import predictor_digest
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .options import FastOptions
+
+if TYPE_CHECKING:
+    from .engine import blend_vectors, load_networks, run_fast, style_square, style_vector, vector_of
+    from .weights import predictor_digest
+
+_LAZY = {
+    "blend_vectors": "engine",
+    "load_networks": "engine",
+    "run_fast": "engine",
+    "style_square": "engine",
+    "style_vector": "engine",
+    "vector_of": "engine",
+    "predictor_digest": "weights",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The engine loads (torch) on first use; the options do not need it."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FastOptions",

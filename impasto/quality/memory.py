@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .backbones import BLOCKS, CHANNELS
+from .layers import BLOCKS, CHANNELS
 
 BASE_BYTES = 900 * 2**20  # interpreter, torch, weights (~60 MB), style images, safety margin
 FLOAT = 4

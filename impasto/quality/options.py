@@ -5,18 +5,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 from PIL import Image
 
 from ..errors import OptionsError
-from .backbones import BACKBONES, layer_names
-from .losses import STYLE_LOSSES
+from ..imageio import MAX_SIDE, MIN_SIDE
+from ..options import Opt, check
+from .layers import layer_names
 
 # conv5_1 is left out by default: matched at a coarse scale, its few positions (a 16×16 grid for a
 # 256 px painting) carry whole objects of the painting, which W2 then copies into the picture; the
 # judge grid's style also got worse with it (bench/judge notes in the README).
 STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1")
-OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("palette", "fast", "content", "noise")
 # Each style loss's own unit: ``style_weight`` × this is the weight the loss gets, so that the same
 # style weight (10, or the web page's 3 / 10 / 30) strikes about the same balance with the content
@@ -30,71 +31,138 @@ STYLE_LOSS_UNITS = {"gram": 3.0, "w2": 3.0, "sliced": 9.0}
 DEFAULT_MAX_SIZE = 2048
 
 
+StyleLoss = Literal["gram", "w2", "sliced"]
+Optimizer = Literal["lbfgs", "adam"]
+Pooling = Literal["max", "avg"]
+Backbone = Literal["vgg16", "vgg19"]
+Precision = Literal["auto", "float32", "bfloat16"]
+
+
 @dataclass
 class QualityOptions:
-    """Options of :func:`impasto.quality.run_quality` (also accepted by :func:`impasto.stylize`)."""
+    """Options of :func:`impasto.quality.run_quality` (also accepted by :func:`impasto.stylize`).
 
-    size: int | None = None  # long side of the output, px; None: the photo's, up to DEFAULT_MAX_SIZE
-    iterations: int | None = None  # in all, shared between the scales; None: see `steps`
-    content_weight: float = 1.0
-    style_weight: float = 10.0  # relative: see STYLE_LOSS_UNITS
+    Each option's type, range, default and help are here, once (:mod:`impasto.options`): the CLI
+    flags and the REST API's fields are made from them."""
+
+    size: Annotated[
+        int | None,
+        Opt(
+            "long side of the output in px (default: the photo's own size; quality mode at most 2048 "
+            "unless asked for more)",
+            ge=MIN_SIDE,
+            le=MAX_SIDE,
+            unit=" px",
+            cli=True,
+        ),
+    ] = None
+    iterations: Annotated[
+        int | None,
+        Opt(
+            "iterations in all, shared between the scales (default 26 from the photo, 13 from a fast "
+            "draft, up to 512 px; each larger scale adds a few: 4 at 1024 px, 3 at 2048 px)",
+            ge=1,
+            le=100_000,
+            cli=True,
+            api=True,
+        ),
+    ] = None
+    content_weight: Annotated[float, Opt("how much the photo's layout counts", ge=0, cli=True, api=True)] = (
+        1.0
+    )
+    # relative: see STYLE_LOSS_UNITS
+    style_weight: Annotated[float, Opt("how much the style counts", ge=0, cli=True, api=True)] = 10.0
     # W2 (mean + covariance of the features) by default: it paints the painting's shapes, where
     # the Gram loss keeps to small strokes; chosen with the other defaults on the judge grid.
-    style_loss: str = "w2"  # one of STYLE_LOSSES
-    tv_weight: float = 2.0
+    style_loss: Annotated[
+        StyleLoss,
+        Opt(
+            "how the painting's style is compared with the artwork's: gram (classic), w2 (Wasserstein "
+            "between Gaussian fits), sliced (sliced Wasserstein)",
+            cli=True,
+            api=True,
+        ),
+    ] = "w2"
+    tv_weight: Annotated[float, Opt("smoothness: penalty on pixel noise", ge=0, cli=True)] = 2.0
     content_layer: str = "conv4_2"
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None  # None: equal
-    style_scale: float = 1.0  # style image seen at this multiple of the output's long side
-    pooling: str = "max"
+    # style image seen at this multiple of the output's long side
+    style_scale: Annotated[
+        float, Opt("size the style is seen at, relative to the output", ge=0.05, le=8, cli=True)
+    ] = 1.0
+    pooling: Annotated[Pooling, Opt("the network's pooling", cli=True)] = "max"
     # "palette" (the photo in the painting's colours, and the result's colours matched to the
     # painting's at the end), "content" (the photo as it is), "fast" (fast mode's painting),
     # "noise", or an image
-    init: str | Image.Image = "palette"
-    optimizer: str = "lbfgs"
+    init: Annotated[
+        str | Image.Image,
+        Opt(
+            "palette (default: the photo in the painting's colours), content (the photo as it is), "
+            "fast (fast mode's painting), noise, or an image file",
+            cli=True,
+            show_default=False,
+        ),
+    ] = "palette"
+    optimizer: Annotated[Optimizer, Opt("optimiser", cli=True)] = "lbfgs"
     learning_rate: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
     history_size: int = 50  # L-BFGS memory
-    seed: int | None = 0
-    backbone: str = "vgg16"
-    weights: str | None = None  # weights file for vgg19
+    seed: Annotated[int | None, Opt("random seed, for repeatable noise", cli=True)] = 0
+    backbone: Annotated[Backbone, Opt("the network that judges", cli=True)] = "vgg16"
+    weights: Annotated[str | None, Opt("weights file for the vgg19 backbone", cli=True)] = None
     device: str = "auto"
-    precision: str = "auto"
-    multiscale: bool = True
+    precision: Annotated[Precision, Opt("number format: auto measures this machine")] = "auto"
+    multiscale: Annotated[
+        bool, Opt("paint at the final size only (slower)", cli=True, flag="--no-multiscale")
+    ] = True
     min_size: int | None = None  # coarsest scale's long side; None: see `first_size`
     scale_ratio: float = 2.0  # size step between scales
     preview_every: int = 0  # emit a preview every N iterations (0: never)
     memory_limit: int | None = None  # bytes; None: what the machine has free
-    average: float = 0.0  # iterate averaging: EMA decay of the iterates (0: off; e.g. 0.7)
-    time_budget: float | None = None  # seconds: plan the iterations to finish in about this long
+    # iterate averaging: EMA decay of the iterates (0: off; e.g. 0.7)
+    average: Annotated[
+        float,
+        Opt("iterate averaging: EMA decay, e.g. 0.7", ge=0, cli=True, metavar="DECAY", show_default=False),
+    ] = 0.0
+    # seconds: plan the iterations to finish in about this long
+    time_budget: Annotated[
+        float | None,
+        Opt(
+            "plan the iterations to finish in about this many seconds on this machine",
+            ge=1,
+            le=86_400,
+            unit=" s",
+            cli=True,
+            api=True,
+            flag="--time",
+            metavar="SECONDS",
+        ),
+    ] = None
 
     def __post_init__(self) -> None:
+        """The schema's ranges and choices (:func:`impasto.options.check`), then the rules between
+        options and those no type can say."""
         self.style_layers = tuple(self.style_layers)
-        if self.size is not None and not 16 <= self.size <= 16384:
-            raise OptionsError(f"size must be between 16 and 16384 px, not {self.size}")
-        if self.iterations is not None and not 1 <= self.iterations <= 100_000:
-            raise OptionsError(f"iterations must be between 1 and 100000, not {self.iterations}")
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
-                raise OptionsError(f"{name.replace('_', ' ')} must be a non-negative number, not {value}")
+        check(self)
         if self.content_weight == 0 and self.style_weight == 0:
             raise OptionsError("content weight and style weight cannot both be 0")
-        if not 0.05 <= self.style_scale <= 8:
-            raise OptionsError(f"style scale must be between 0.05 and 8, not {self.style_scale}")
-        if self.style_loss not in STYLE_LOSSES:
-            raise OptionsError(f"unknown style loss {self.style_loss!r}: use {', '.join(STYLE_LOSSES)}")
-        if not 0 <= self.average < 1:
+        if self.average >= 1:
             raise OptionsError(f"average must be 0 (off) or an EMA decay below 1, not {self.average}")
-        if self.time_budget is not None and not (
-            math.isfinite(self.time_budget) and 1 <= self.time_budget <= 86_400
-        ):
-            raise OptionsError(f"time budget must be between 1 and 86400 seconds, not {self.time_budget}")
-        if self.optimizer not in OPTIMIZERS:
-            raise OptionsError(f"unknown optimizer {self.optimizer!r}: use lbfgs or adam")
         if isinstance(self.init, str) and self.init not in INITS and not Path(self.init).is_file():
             raise OptionsError(f"init {self.init!r} is neither {', '.join(INITS)} nor an image file")
-        if self.backbone not in BACKBONES:
-            raise OptionsError(f"unknown backbone {self.backbone!r}: use {' or '.join(BACKBONES)}")
+        self._check_layers()
+        if self.learning_rate is not None and not (0 < self.learning_rate <= 100):
+            raise OptionsError(f"learning rate must be in (0, 100], not {self.learning_rate}")
+        if self.min_size is not None and not self.min_size >= 16:
+            raise OptionsError("min size must be at least 16 px")
+        if self.scale_ratio <= 1.05:
+            raise OptionsError("scale ratio must be above 1.05")
+        if self.preview_every < 0:
+            raise OptionsError("preview_every must be 0 (off) or a positive number of iterations")
+        if not 1 <= self.history_size <= 1000:
+            raise OptionsError("history size must be between 1 and 1000")
+
+    def _check_layers(self) -> None:
         names = layer_names(self.backbone)
         for layer in (self.content_layer, *self.style_layers):
             if layer not in names:
@@ -112,20 +180,6 @@ class QualityOptions:
             weights = self.style_layer_weights
             if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
                 raise OptionsError("style layer weights must be non-negative and not all zero")
-        if self.learning_rate is not None and not (0 < self.learning_rate <= 100):
-            raise OptionsError(f"learning rate must be in (0, 100], not {self.learning_rate}")
-        if self.pooling not in ("max", "avg"):
-            raise OptionsError(f"unknown pooling {self.pooling!r}: use max or avg")
-        if self.precision not in ("auto", "float32", "bfloat16"):
-            raise OptionsError(f"unknown precision {self.precision!r}: use auto, float32 or bfloat16")
-        if self.min_size is not None and not self.min_size >= 16:
-            raise OptionsError("min size must be at least 16 px")
-        if self.scale_ratio <= 1.05:
-            raise OptionsError("scale ratio must be above 1.05")
-        if self.preview_every < 0:
-            raise OptionsError("preview_every must be 0 (off) or a positive number of iterations")
-        if not 1 <= self.history_size <= 1000:
-            raise OptionsError("history size must be between 1 and 1000")
 
     @property
     def drafted(self) -> bool:

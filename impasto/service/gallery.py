@@ -29,12 +29,12 @@ from sqlalchemy.exc import IntegrityError
 from .. import gallery as package_gallery
 from ..errors import Conflict, Forbidden, NotFound, OptionsError
 from ..imageio import encode_image
-from .blobdb import make_store
 from .config import Settings
-from .db import Database
-from .models import PUBLIC_STYLES, Job, SavedStyle
-from .refs import blob_in_use
-from .store import BlobPins, BlobStore
+from .storage.blobdb import make_store
+from .storage.db import Database
+from .storage.models import PUBLIC_STYLES, Job, SavedStyle
+from .storage.refs import blob_in_use
+from .storage.store import BlobPins, BlobStore
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,58}[a-z0-9]$|^[a-z0-9]$")
 

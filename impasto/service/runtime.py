@@ -6,17 +6,18 @@ import logging
 from typing import TYPE_CHECKING
 
 from .config import Settings, redact_url
-from .jobs import JobContext, Stylize, request_cancel
-from .models import Job
-from .pixels import PixelBudget, return_freed_images
-from .pool import WorkerPool
-from .ratelimit import RateLimiter
-from .store import BlobPins
-from .sweep import Sweeper
-from .urlfetch import UrlFetcher
+from .guards.pixels import PixelBudget, return_freed_images
+from .guards.ratelimit import RateLimiter
+from .guards.urlfetch import UrlFetcher
+from .jobs.context import JobContext, Stylize
+from .jobs.core import request_cancel
+from .storage.models import Job
+from .storage.store import BlobPins
+from .workers.pool import WorkerPool
+from .workers.sweep import Sweeper
 
 if TYPE_CHECKING:
-    from .distributed import Dispatcher
+    from .workers.distributed import Dispatcher
 
 log = logging.getLogger("impasto.service")
 
@@ -43,7 +44,7 @@ class Runtime:
         self.dispatcher: Dispatcher | None = None  # with a broker, jobs go to Celery workers (impasto worker)
         if settings.broker_url:
             # Celery and Redis (the scale-out stack) load only when a broker is configured
-            from .distributed import Dispatcher
+            from .workers.distributed import Dispatcher
 
             self.dispatcher = Dispatcher(settings, self.db)
         self.pool = (

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -22,14 +22,14 @@ from swagger_ui_bundle import swagger_ui_path
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .. import __version__
-from ..errors import ImpastoError, InvalidInput, TooLarge
+from ..errors import ImpastoError, TooLarge
 from ..service.config import Settings
-from ..service.jobs import Stylize
-from ..service.owners import load_secret
+from ..service.guards.urlfetch import UrlFetcher
+from ..service.identity.owners import load_secret
+from ..service.jobs.context import Stylize
 from ..service.runtime import Runtime
-from ..service.urlfetch import UrlFetcher
 from . import guards, pages, routes, shares, video
-from .errors import headers_for, status_for
+from .errors import error_for, error_response, headers_for, status_for
 from .identity import OPEN_PATHS, Identities, Identity
 from .pages import error_page
 
@@ -55,7 +55,7 @@ class BodyLimit:
         page = not scope["path"].startswith("/api/")
         too_large = declared is not None and (not declared.isdigit() or int(declared) > self.limit)
         if too_large and not page:
-            await _json(413, "request body too large", "too_large")(scope, receive, send)
+            await error_response(413, "request body too large", "too_large")(scope, receive, send)
             return
         seen = 0
 
@@ -100,12 +100,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def _json(status: int, detail: Any, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"detail": jsonable_encoder(detail), "code": code}, status_code=status, headers=headers
-    )
 
 
 def _methods(request: Request) -> set[str]:
@@ -210,11 +204,9 @@ def create_app(
 
     @app.exception_handler(ImpastoError)
     async def _impasto_error(request: Request, exc: ImpastoError) -> Response:
-        status, headers = status_for(exc), headers_for(exc)
         if not request.url.path.startswith("/api/"):
-            return error_page(request, str(exc), status, headers)
-        details = exc.details if isinstance(exc, InvalidInput) and exc.details else str(exc)
-        return _json(status, details, exc.kind.value, headers)
+            return error_page(request, str(exc), status_for(exc), headers_for(exc))
+        return error_for(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -223,7 +215,7 @@ def create_app(
             err.pop("input", None)
             err.pop("url", None)
             err.pop("ctx", None)
-        return _json(422, errors, "invalid")
+        return error_response(422, errors, "invalid")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -232,12 +224,12 @@ def create_app(
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # list every method of the path, not just one route's
             headers["Allow"] = ", ".join(sorted(_methods(request)))
-        return _json(exc.status_code, exc.detail, "http_error", headers)
+        return error_response(exc.status_code, exc.detail, "http_error", headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _json(500, "internal error", "internal")
+        return error_response(500, "internal error", "internal")
 
     app.include_router(routes.router)
     app.include_router(video.api)

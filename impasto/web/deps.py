@@ -13,11 +13,11 @@ from PIL import Image
 
 from ..imageio import encode_image, open_image
 from ..service import gallery
-from ..service.jobs import thumbnail
-from ..service.models import Job
-from ..service.owners import Owner, owned_job
+from ..service.identity.owners import Owner, owned_job
+from ..service.jobs.queries import thumbnail
 from ..service.runtime import Runtime
-from ..service.store import BlobNotFound
+from ..service.storage.models import Job
+from ..service.storage.store import BlobNotFound
 
 ImageKind = Literal["content", "style", "result", "preview"]
 IMMUTABLE = "public, max-age=31536000, immutable"

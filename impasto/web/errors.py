@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from ..errors import ErrorKind, ImpastoError
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from ..errors import ErrorKind, ImpastoError, InvalidInput
 
 STATUS: dict[ErrorKind, int] = {
     ErrorKind.INVALID: 422,
@@ -14,6 +20,7 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.TIMEOUT: 408,
     ErrorKind.FORBIDDEN: 403,
     ErrorKind.STORAGE_FULL: 507,
+    ErrorKind.INTERNAL: 500,
 }
 
 
@@ -26,3 +33,17 @@ def headers_for(exc: ImpastoError) -> dict[str, str] | None:
     if exc.retry_after is None:
         return None
     return {"Retry-After": str(max(1, round(exc.retry_after)))}
+
+
+def error_response(
+    status: int, detail: Any, code: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The one shape of every error the API answers: ``{"detail": …, "code": …}``."""
+    body = {"detail": jsonable_encoder(detail), "code": code}
+    return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
+
+
+def error_for(exc: ImpastoError) -> JSONResponse:
+    """An :class:`~impasto.errors.ImpastoError` as its status, body and headers."""
+    detail = exc.details if isinstance(exc, InvalidInput) and exc.details else str(exc)
+    return error_response(status_for(exc), detail, exc.kind.value, headers_for(exc))

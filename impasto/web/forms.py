@@ -1,6 +1,6 @@
-"""Request bodies → :class:`~impasto.service.intake.Submission`: Base64 JSON, multipart uploads and
+"""Request bodies → :class:`~impasto.service.intake.pictures.Submission`: Base64 JSON, multipart uploads and
 the HTML form, so all three reach the service in one shape. Decoding only; the rules live in
-:mod:`impasto.service.intake`.
+:mod:`impasto.service.intake.pictures`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 from starlette.datastructures import FormData, UploadFile
 
 from ..errors import InvalidInput, TooLarge
-from ..service.intake import OPTION_FIELDS, Submission, options_from
-from ..service.jobs import JobOptions
+from ..service.intake.pictures import OPTION_FIELDS, Submission, options_from
+from ..service.jobs.pictures import JobOptions
 
 _DATA_URL = re.compile(r"^data:[\w/+.-]*;base64,", re.IGNORECASE)
 

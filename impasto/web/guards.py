@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import ErrorKind, ImpastoError
+from .errors import error_response
 
 log = logging.getLogger("impasto.web")
 
@@ -39,7 +40,7 @@ class BodyTimeout(ImpastoError):
 
 
 def _refuse(status: int, detail: str, code: str) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code}, status_code=status, headers={"Connection": "close"})
+    return error_response(status, detail, code, {"Connection": "close"})
 
 
 def host_name(host: str) -> str:

@@ -42,8 +42,9 @@ from itsdangerous import BadSignature, Signer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import Forbidden
-from ..service.owners import LOCAL, Owner, browser_owner, key_owner, new_identity
+from ..service.identity.owners import LOCAL, Owner, browser_owner, key_owner, new_identity
 from ..service.runtime import Runtime
+from .errors import error_response
 from .guards import SAFE_METHODS
 
 COOKIE = "impasto_id"
@@ -101,7 +102,7 @@ def _loopback(scope: Scope) -> bool:
 
 
 def _refuse(status: int, detail: str, code: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=dict(headers or {}))
+    return error_response(status, detail, code, headers)
 
 
 def _unauthorized(detail: str, error: str | None = None) -> JSONResponse:

@@ -18,22 +18,18 @@ from starlette.datastructures import FormData, UploadFile
 
 from .. import __version__
 from ..api import MODES, mode_options
-from ..errors import ImpastoError, InvalidInput
-from ..service import gallery, intake, sketch
-from ..service.estimates import quality_seconds
-from ..service.jobs import (
-    ENGINE_FIELDS,
-    JobConflict,
-    delete_job,
-    find_jobs,
-    job_options,
-    job_style_names,
-    rate_job,
-)
-from ..service.models import Status
-from ..service.owners import Owner, list_shares, owned_job, owner_filter
+from ..errors import ImpastoError, InvalidInput, JobConflict
+from ..service import gallery
+from ..service.identity.owners import Owner, list_shares, owned_job, owner_filter
+from ..service.intake import pictures as intake
+from ..service.intake import sketch
+from ..service.intake.estimates import quality_seconds
+from ..service.jobs.clips import VideoOptions
+from ..service.jobs.core import delete_job, rate_job
+from ..service.jobs.pictures import ENGINE_FIELDS, job_options
+from ..service.jobs.queries import find_jobs, job_style_names
 from ..service.runtime import Runtime
-from ..service.video_jobs import VideoOptions
+from ..service.storage.models import Status
 from .deps import client_id, runtime
 from .errors import headers_for, status_for
 from .forms import from_form

@@ -18,13 +18,17 @@ from starlette.datastructures import FormData
 
 from .. import __version__
 from ..errors import InvalidInput
-from ..service import gallery, intake, owners
-from ..service.jobs import ahead_of, delete_job, events_after, find_jobs, get_job, preview_sha, rate_job
-from ..service.models import FINISHED, PUBLIC_STYLES, Job, JobEvent, Status
-from ..service.owners import Owner, owned_job, owner_filter
+from ..service import gallery
+from ..service.identity import owners
+from ..service.identity.owners import Owner, owned_job, owner_filter
+from ..service.intake import pictures as intake
+from ..service.jobs.core import delete_job, failure_kind, get_job, rate_job
+from ..service.jobs.queries import ahead_of, events_after, find_jobs, preview_sha
 from ..service.runtime import Runtime
-from ..service.store import BlobNotFound
+from ..service.storage.models import FINISHED, PUBLIC_STYLES, Job, JobEvent, Status
+from ..service.storage.store import BlobNotFound
 from .deps import IMMUTABLE, ImageKind, client_id, image_response, job_image, runtime
+from .errors import STATUS, error_response
 from .forms import decode_b64, from_form, from_json, read_upload
 from .identity import owner_of
 from .jsonbody import LimitedJSONRoute
@@ -456,10 +460,7 @@ async def stylize(body: StylizeRequest, request: Request, rt: RT, me: Me) -> JSO
     else:
         return _accepted(job)
     if job.state != Status.SUCCEEDED or job.result_sha is None:
-        status = (
-            409 if job.state == Status.CANCELLED else 500 if (job.error or "").startswith("internal") else 422
-        )
-        return JSONResponse({"detail": job.error or job.status, "code": job.status}, status_code=status)
+        return error_response(STATUS[failure_kind(job)], job.error or job.status, job.status)
     data, _ = await run_in_threadpool(job_image, rt, job.id, "result", me)
     image = image_response(data, etag=job.result_sha, fmt=body.format).body
     out = StylizeOut(

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 from PIL import Image, ImageDraw
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..service.jobs import JobOptions
-from ..service.models import Job
+from ..service.jobs.pictures import JobOptions
+from ..service.storage.models import Job
 
 B64 = "Base64 of the image file's bytes (a `data:` URL prefix is accepted)"
 #: A picture as Base64 text: OpenAPI's ``format: byte``, so that clients and fuzzers know it.

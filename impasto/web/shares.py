@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ..service import owners
-from ..service.owners import Owner
+from ..service.identity import owners
+from ..service.identity.owners import Owner
+from ..service.jobs.clips import FORMATS
 from ..service.runtime import Runtime
-from ..service.store import BlobNotFound
-from ..service.video_jobs import FORMATS
+from ..service.storage.store import BlobNotFound
 from .deps import image_response, job_image_of, runtime
 from .identity import owner_of, require_csrf
 from .names import download_name

@@ -2,7 +2,7 @@
 ``GET /api/v1/jobs/{id}/video`` (and ``/video/source``) serve the clips with byte ranges, so a
 browser's ``<video>`` can seek. Progress, previews, cancel, rating and deletion are the jobs' own
 routes: a video job is a job. Decoding the request only; the rules live in
-:mod:`impasto.service.video_intake`.
+:mod:`impasto.service.intake.clips`.
 """
 
 from __future__ import annotations
@@ -16,16 +16,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.datastructures import FormData, UploadFile
 
 from ..errors import ImpastoError, InvalidInput, NotFound
-from ..service import gallery, video_intake
-from ..service.owners import Owner, owned_job, owner_filter
-from ..service.runtime import Runtime
-from ..service.video_jobs import (
+from ..service import gallery
+from ..service.identity.owners import Owner, owned_job, owner_filter
+from ..service.intake import clips as video_intake
+from ..service.jobs.clips import (
     DEFAULT_STABILITY,
     FORMATS,
     VIDEO_OPTION_FIELDS,
     VideoOptions,
     video_options_from,
 )
+from ..service.runtime import Runtime
 from .deps import client_id, runtime
 from .errors import headers_for, status_for
 from .forms import _display_name, read_upload
@@ -57,7 +58,7 @@ def _form_schema() -> dict[str, Any]:
 
 
 async def video_from_form(form: FormData, rt: Runtime) -> video_intake.VideoSubmission:
-    """A multipart body (API or page) → a :class:`~impasto.service.video_intake.VideoSubmission`."""
+    """A multipart body (API or page) → a :class:`~impasto.service.intake.clips.VideoSubmission`."""
     unknown = set(form.keys()) - FIELDS
     if unknown:
         raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")

@@ -82,8 +82,8 @@ def _add_style(base: str, name: str, data: Path) -> None:
 
     import httpx
 
-    from impasto.service import owners
-    from impasto.service.db import Database
+    from impasto.service.identity import owners
+    from impasto.service.storage.db import Database
 
     db = Database(Settings(data_dir=data).db_url)
     _, key = owners.create_key(db, f"e2e {name}", admin=True)

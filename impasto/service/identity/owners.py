@@ -24,10 +24,9 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import Conflict, NotFound, OptionsError
-from .db import Database
-from .jobs import JobNotFound
-from .models import LOCAL_OWNER, PUBLIC_STYLES, ApiKey, Job, Share, utcnow
+from ...errors import Conflict, JobNotFound, NotFound, OptionsError
+from ..storage.db import Database
+from ..storage.models import LOCAL_OWNER, PUBLIC_STYLES, ApiKey, Job, Share, utcnow
 
 KEY_PREFIX = "imp_"
 SECRET_FILE = "secret.key"

@@ -1,5 +1,5 @@
 """Jobs on Celery workers: one app, a ``fast`` and a ``quality`` queue, and one task that runs the
-very same :func:`impasto.service.jobs.run_job` as the in-process pool.
+very same :func:`impasto.service.jobs.core.run_job` as the in-process pool.
 
 Reliability comes from Celery and Redis, plus one small rule of our own:
 
@@ -32,10 +32,11 @@ from redis.lock import Lock
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import lifecycle
-from .config import Settings
-from .jobs import JobContext, Stylize, get_job, run_job
-from .models import Job, Status
+from ..config import Settings
+from ..jobs import lifecycle
+from ..jobs.context import JobContext, Stylize
+from ..jobs.core import get_job, resumed_further, run_job
+from ..storage.models import Job, Status
 
 log = logging.getLogger("impasto.worker")
 
@@ -122,7 +123,7 @@ class WorkerNode:
             lifecycle.move(
                 self.db, job_id, outcome, source=Status.RUNNING, error="cancelled (its worker was lost)"
             )
-        elif lifecycle.progressed(self.db, job_id):  # it got further: not counted as an attempt
+        elif resumed_further(self.db, job_id):  # it got further: not counted as an attempt
             outcome = Status.QUEUED
             message = "its worker was lost after some progress; running it again"
             lifecycle.requeue(self.db, job_id, message, attempts=Job.attempts - 1)

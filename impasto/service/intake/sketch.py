@@ -13,14 +13,15 @@ import threading
 
 from PIL import Image
 
-from ..errors import Conflict, NotFound, TooLarge, Unavailable
-from ..imageio import encode_image, fit_long_side, load_image
-from ..progress import CancelToken, Event
-from . import gallery
-from .jobs import JobContext, JobNotFound, JobOptions
-from .models import Job, JobKind, Status
-from .refs import blob_in_use
-from .store import BlobPins
+from ...errors import Conflict, JobNotFound, NotFound, TooLarge, Unavailable
+from ...imageio import encode_image, fit_long_side, load_image
+from ...progress import CancelToken, Event
+from .. import gallery
+from ..jobs.context import JobContext
+from ..jobs.pictures import JobOptions
+from ..storage.models import Job, JobKind, Status
+from ..storage.refs import blob_in_use
+from ..storage.store import BlobPins
 
 SIDE = 192  # px, long side: the page shows sketches at about 120 px (240 on a sharp screen)
 MAX_BYTES = 512 * 1024  # the page sends its own small JPEG of the photo; no more is needed

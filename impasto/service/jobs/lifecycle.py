@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
 
-from .db import Database
-from .models import Job, JobEvent, Status, utcnow
+from ..storage.db import Database
+from ..storage.models import Job, JobEvent, Status, utcnow
 
 log = logging.getLogger("impasto.jobs")
 
@@ -75,10 +75,10 @@ def move(
     if message:
         event["message"] = message
     with db.session() as s:
-        if target == Status.RUNNING:  # how far a clip was when this run began: see progressed()
-            row = s.execute(select(Job.kind, Job.fraction).where(Job.id == job_id)).first()
-            if row is not None and row.kind == "video":
-                event["from_fraction"] = row.fraction
+        if target == Status.RUNNING:  # how far the job was when this run began: see progressed()
+            begun = s.scalar(select(Job.fraction).where(Job.id == job_id))
+            if begun:  # absent: from the beginning
+                event["from_fraction"] = begun
         done = s.execute(
             update(Job)
             .where(Job.id == job_id, Job.status.in_([f.value for f in froms]), *where)
@@ -101,13 +101,10 @@ def _bookkeeping(target: Status) -> dict[str, Any]:
 
 
 def progressed(db: Database, job_id: str) -> bool:
-    """Did the job's latest run get further than where it began? Only a clip keeps what a run did
-    (its painted frames), so only a clip's run counts: such a run is not counted among its attempts
-    when it is interrupted; a run that dies where it began is, as is every picture job's run (it
-    starts again from nothing)."""
+    """Did the job's latest run get further than where it began? Only what a kind that resumes
+    (:attr:`~.kinds.Kind.resumable`) did is kept, so the callers ask this of those kinds only
+    (:func:`~.core.resumed_further`)."""
     with db.session() as s:
-        if s.scalar(select(Job.kind).where(Job.id == job_id)) != "video":
-            return False
         started = s.scalars(
             select(JobEvent)
             .where(JobEvent.job_id == job_id, JobEvent.kind == "status")

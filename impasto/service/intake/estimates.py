@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..quality import QualityOptions, estimate
-from .jobs import JobOptions
+from ...quality import QualityOptions, estimate
+from ..jobs.pictures import JobOptions
 
 TYPICAL_PHOTO = (4000, 3000)  # what the page's sizes are estimated for: a phone photo, 4:3
 

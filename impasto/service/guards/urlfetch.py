@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from ..errors import ImpastoError, TooLarge
+from ...errors import ImpastoError, TooLarge
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]

@@ -20,13 +20,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from . import lifecycle, video_jobs
-from .config import Settings
-from .db import Database
-from .jobs import JobConflict, JobNotFound, delete_job
-from .models import Job, JobEvent, Status, utcnow
-from .refs import blob_in_use
-from .store import BlobPins, BlobStore
+from ...errors import JobConflict, JobNotFound
+from ..config import Settings
+from ..jobs import kinds, lifecycle
+from ..jobs.core import delete_job
+from ..storage.db import Database
+from ..storage.models import Job, JobEvent, Status, utcnow
+from ..storage.refs import blob_in_use
+from ..storage.store import BlobPins, BlobStore
 
 log = logging.getLogger("impasto.sweep")
 
@@ -38,7 +39,7 @@ class SweepReport:
     jobs_deleted: int = 0
     orphans_deleted: int = 0
     stale_failed: int = 0
-    video_folders_deleted: int = 0
+    work_folders_deleted: int = 0
 
 
 def sweep(
@@ -60,17 +61,17 @@ def sweep(
                 pass
     old_blobs = list(store.older_than(now - ORPHAN_GRACE))
     report.orphans_deleted = len(pins.delete_unused(store, old_blobs, lambda sha: blob_in_use(db, sha)))
-    report.video_folders_deleted = video_jobs.sweep_work(db, settings.video_work_dir)
+    report.work_folders_deleted = sum(kind.sweep(db, settings.video_work_dir) for kind in kinds.every())
     if settings.broker_url:
         report.stale_failed = _fail_stale(db, now - timedelta(seconds=settings.stale_after))
     if report != SweepReport():
         log.info(
             "sweep: %d old jobs deleted, %d orphaned pictures deleted, %d stale runs failed, "
-            "%d video work folders deleted",
+            "%d work folders deleted",
             report.jobs_deleted,
             report.orphans_deleted,
             report.stale_failed,
-            report.video_folders_deleted,
+            report.work_folders_deleted,
         )
     return report
 

@@ -3,7 +3,7 @@
 refused with a clear message (HTTP 422) before anything is stored or queued.
 
 The rules for the style (a gallery name or an uploaded picture, optionally saved), the rate limit
-and the queue's length are the pictures' own (:mod:`impasto.service.intake`).
+and the queue's length are the pictures' own (:mod:`impasto.service.intake.pictures`).
 """
 
 from __future__ import annotations
@@ -14,17 +14,19 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..cache import sha256_bytes
-from ..errors import InvalidInput, TooLarge, VideoError
-from ..imageio import MIN_SIDE, check_style_shape, encode_image, fit_long_side, image_size
-from ..video import VideoReader
-from ..video.pipeline import output_size
-from . import intake, video_jobs
-from .jobs import PREVIEW_SIDE, create_job, resolve_style
-from .models import Job, JobKind
-from .owners import LOCAL, Owner, owner_filter
-from .runtime import Runtime
-from .video_jobs import VideoOptions
+from ...cache import sha256_bytes
+from ...errors import InvalidInput, TooLarge, VideoError
+from ...imageio import MIN_SIDE, check_style_shape, encode_image, fit_long_side, image_size
+from ...video import VideoReader
+from ...video.pipeline import output_size
+from ..identity.owners import LOCAL, Owner, owner_filter
+from ..jobs import clips as video_jobs
+from ..jobs.clips import VideoOptions
+from ..jobs.core import create_job, resolve_style
+from ..jobs.progress import PREVIEW_SIDE
+from ..runtime import Runtime
+from ..storage.models import Job, JobKind
+from . import pictures as intake
 
 NO_CLIP = "choose a clip to paint (MP4, WebM, MOV or animated GIF)"
 

@@ -1,4 +1,4 @@
-"""The embedded worker pool: threads that run :func:`impasto.service.jobs.run_job` in-process.
+"""The embedded worker pool: threads that run :func:`impasto.service.jobs.core.run_job` in-process.
 
 Two bounded lanes so a long painting never blocks quick ones: ``fast`` jobs run several at a
 time, ``quality`` jobs (which use every core) one per CPU budget. On start the pool recovers
@@ -12,7 +12,8 @@ import logging
 import queue
 import threading
 
-from .jobs import JobContext, recover, requeue_for_restart, run_job
+from ..jobs.context import JobContext
+from ..jobs.core import recover, requeue_for_restart, run_job
 
 log = logging.getLogger("impasto.pool")
 _STOP = "__stop__"

@@ -2,7 +2,7 @@
 
 The :class:`BlobStore` protocol is what jobs and the web app use; :class:`FileStore` keeps blobs
 under ``<data_dir>/blobs/ab/abcdef…``. A store every node can reach
-(:mod:`~impasto.service.blobdb`) implements the same methods.
+(:mod:`~impasto.service.storage.blobdb`) implements the same methods.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from ..cache import atomic_write_bytes, sha256_bytes
-from ..errors import NotFound
+from ...cache import atomic_write_bytes, sha256_bytes
+from ...errors import NotFound
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 

@@ -1,7 +1,7 @@
 """The web node's side of scale-out: publish jobs to the Celery queues instead of running them.
 
 The job row is written first and is the source of truth; the message only says "run job X". So
-a message delivered twice is harmless (see :mod:`~impasto.service.celery_app`), and the server
+a message delivered twice is harmless (see :mod:`~impasto.service.workers.celery_app`), and the server
 publishes every job still ``queued`` again whenever it meets a Redis it has not seen before (its
 own start, or a Redis restart): a crash between the commit and the publish, or a Redis that lost
 its data, loses no job. Jobs already in a persistent Redis survive a server restart by themselves.
@@ -15,12 +15,12 @@ import threading
 from redis import Redis
 from sqlalchemy import select
 
-from ..errors import Unavailable
-from . import lifecycle
+from ...errors import Unavailable
+from ..config import Settings
+from ..jobs import lifecycle
+from ..storage.db import Database
+from ..storage.models import Job, Status
 from .celery_app import TASK, make_celery, queue_for
-from .config import Settings
-from .db import Database
-from .models import Job, Status
 
 log = logging.getLogger("impasto.dispatch")
 

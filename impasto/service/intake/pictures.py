@@ -11,38 +11,32 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from PIL import Image
 from pydantic import ValidationError
 
-from .. import masks
-from ..errors import (
+from ... import masks
+from ...errors import (
     ErrorKind,
     ImpastoError,
     InvalidInput,
+    JobNotFound,
     OptionsError,
     RateLimited,
     StorageFull,
     Unavailable,
 )
-from ..imageio import check_paintable, check_style_shape, encode_image, image_size
-from . import gallery, jobs
+from ...imageio import check_paintable, check_style_shape, encode_image, image_size
+from .. import gallery
+from ..identity.owners import LOCAL, Owner, owned_job, owner_filter, style_owner
+from ..jobs import queries
+from ..jobs.core import StyleRef, create_job, resolve_style, store_image
+from ..jobs.pictures import JobOptions, JobRegion, decode_mask
+from ..runtime import Runtime
+from ..storage.models import Job, JobKind
 from .estimates import check_time
-from .jobs import (
-    JobNotFound,
-    JobOptions,
-    JobRegion,
-    StyleRef,
-    create_job,
-    decode_mask,
-    resolve_style,
-    store_image,
-)
-from .models import Job, JobKind
-from .owners import LOCAL, Owner, owned_job, owner_filter, style_owner
-from .runtime import Runtime
 
 OPTION_FIELDS = tuple(JobOptions.model_fields)
 
@@ -62,7 +56,8 @@ class Submission:
 def options_from(values: Mapping[str, Any]) -> JobOptions:
     """Job options from loosely typed fields (form strings, JSON); empty values are left out."""
     try:
-        return JobOptions.model_validate({k: v for k, v in values.items() if v not in (None, "")})
+        given = {k: v for k, v in values.items() if v not in (None, "")}
+        return cast(JobOptions, JobOptions.model_validate(given))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -261,7 +256,7 @@ def with_regions(options: JobOptions, sizes: list[tuple[int, int]]) -> JobOption
         small.thumbnail((REGION_MASK_SIDE, REGION_MASK_SIDE), Image.Resampling.LANCZOS)
         png = base64.b64encode(encode_image(small, "PNG")).decode("ascii")
         kept.append(JobRegion(mask=f"data:image/png;base64,{png}", style=region.style))
-    return options.model_copy(update={"regions": kept})
+    return cast(JobOptions, options.model_copy(update={"regions": kept}))
 
 
 def room_to_store(rt: Runtime, incoming: int) -> None:
@@ -297,13 +292,13 @@ def _room_in_queue(rt: Runtime, mode: str, count: int, owner: Owner) -> None:
     of work for everyone behind it."""
     settings = rt.settings
     if not owner.admin:
-        mine = sum(jobs.waiting(rt.db, owner.id).values())
+        mine = sum(queries.waiting(rt.db, owner.id).values())
         if mine + count > settings.max_queued_per_owner:
             raise OwnerQueueFull(
                 f"you have {mine} paintings waiting, and one may queue {settings.max_queued_per_owner}: "
                 "wait for some to finish"
             )
-    waiting = jobs.waiting(rt.db)
+    waiting = queries.waiting(rt.db)
     total = sum(waiting.values())
     if total + count > settings.max_queued:
         raise Unavailable(f"the queue is full ({total} paintings waiting); try again in a minute", 60.0)

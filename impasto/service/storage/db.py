@@ -13,7 +13,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from .config import redact_url
+from ..config import redact_url
 
 log = logging.getLogger("impasto.service")
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 from PIL import Image
 
-from ..errors import Unavailable
+from ...errors import Unavailable
 
 BLOCK_BYTES = 64 * 1024 * 1024  # above glibc's largest dynamic mmap threshold (32 MiB on 64-bit)
 

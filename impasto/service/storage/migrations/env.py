@@ -1,11 +1,11 @@
-"""Alembic environment: uses the connection the service hands over (see ``impasto.service.db``)."""
+"""Alembic environment: uses the connection the service hands over (see ``impasto.service.storage.db``)."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from impasto.service.models import Base
+from impasto.service.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,6 +1,6 @@
 """Blobs every node can reach: :class:`DbStore` keeps images in the database (PostgreSQL in a
-cluster), behind the same content-addressed :class:`~impasto.service.store.BlobStore` interface as
-:class:`~impasto.service.store.FileStore`. :func:`make_store` picks the store from the settings.
+cluster), behind the same content-addressed :class:`~impasto.service.storage.store.BlobStore` interface as
+:class:`~impasto.service.storage.store.FileStore`. :func:`make_store` picks the store from the settings.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from sqlalchemy import Integer, LargeBinary, String, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..cache import sha256_bytes
-from .config import Settings
+from ...cache import sha256_bytes
+from ..config import Settings
 from .db import Database
 from .models import Base, UTCDateTime, utcnow
 from .store import BlobNotFound, FileStore, check_sha

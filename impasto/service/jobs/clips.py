@@ -20,23 +20,25 @@ import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from sqlalchemy import select
 
-from ..cache import atomic_write_bytes
-from ..errors import InvalidInput, VideoError
-from ..imageio import encode_image
-from ..progress import CancelToken, Event, PreviewEvent, ProgressCallback
-from ..video import DEFAULT_STABILITY, VideoLimits, stylize_video
-from . import gallery
-from .db import Database
-from .models import Job, JobEvent, Status
-
-if TYPE_CHECKING:
-    from .jobs import JobContext
+from ...cache import atomic_write_bytes
+from ...errors import InvalidInput, VideoError
+from ...fast.options import FastOptions
+from ...imageio import encode_image
+from ...options import schema
+from ...progress import CancelToken, Event, PreviewEvent, ProgressCallback
+from ...video import DEFAULT_STABILITY, stylize_video
+from .. import gallery
+from ..storage.db import Database
+from ..storage.models import Job, JobEvent, JobKind, Status
+from . import kinds
+from .context import JobContext
+from .fields import pydantic_field
 
 #: Output containers a video job can make.
 FORMATS = {"mp4": "video/mp4", "gif": "image/gif"}
@@ -44,7 +46,15 @@ POSTER_QUALITY = 90
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-class VideoOptions(BaseModel):
+#: The fast engine's options a clip takes, with the engine's type, range and help.
+_ClipEngineOptions = create_model(  # type: ignore[call-overload]  # fields made from the schema
+    "ClipEngineOptions",
+    __config__=ConfigDict(extra="forbid"),
+    **{name: pydantic_field(schema(FastOptions)[name]) for name in ("strength", "brush")},
+)
+
+
+class VideoOptions(_ClipEngineOptions):  # type: ignore[misc,valid-type]  # + strength and brush
     """How to paint a clip: the picture's fast-mode choices plus the video's own."""
 
     model_config = ConfigDict(extra="forbid")
@@ -52,14 +62,11 @@ class VideoOptions(BaseModel):
     mode: Literal["fast"] = Field(
         default="fast", description="clips are painted in fast mode, frame by frame"
     )
-    size: int | None = Field(
-        default=None, ge=64, le=4096, description="long side of the painted clip, px (default: the clip's)"
-    )
+    # a clip's frames: up to 4096 px (4K), each painted whole, one after another
+    size: int | None = pydantic_field(
+        schema(FastOptions)["size"], "long side of the painted clip, px (default: the clip's)", ge=64, le=4096
+    )[1]
     preserve_color: Literal["none", "luminance", "histogram"] = "none"
-    strength: float | None = Field(default=None, ge=0.0, le=1.0, description="0 = photo, 1 = full style")
-    brush: Literal["fine", "medium", "broad", "native"] | Annotated[float, Field(ge=0.0, le=1.0)] | None = (
-        Field(default=None, description="size of the marks: fine, medium (default), broad, 0 to 1")
-    )
     blend_style: str | None = Field(
         default=None, max_length=100, description="a second gallery style, blended with the first"
     )
@@ -104,7 +111,8 @@ VIDEO_OPTION_FIELDS = tuple(VideoOptions.model_fields)
 def video_options_from(values: Mapping[str, Any]) -> VideoOptions:
     """Video options from loosely typed fields (form strings); empty values are left out."""
     try:
-        return VideoOptions.model_validate({k: v for k, v in values.items() if v not in (None, "")})
+        given = {k: v for k, v in values.items() if v not in (None, "")}
+        return cast(VideoOptions, VideoOptions.model_validate(given))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -112,10 +120,6 @@ def video_options_from(values: Mapping[str, Any]) -> VideoOptions:
             f"{where}: {first['msg']}" if where else str(first["msg"]).removeprefix("Value error, "),
             exc.errors(include_url=False, include_context=False, include_input=False),
         ) from None
-
-
-def limits_of(max_seconds: float, max_pixels: int, max_frames: int) -> VideoLimits:
-    return VideoLimits(max_seconds=max_seconds, max_frame_pixels=max_pixels, max_frames=max_frames)
 
 
 def work_folder(root: Path, job_id: str) -> Path:
@@ -207,7 +211,31 @@ def paint(job: Job, ctx: JobContext, progress: ProgressCallback, cancel: CancelT
     return values
 
 
+class Clips:
+    """The clip kind: its runs keep their painted frames (a work folder per job), so a run that got
+    further than the last is not counted among its attempts."""
+
+    name: ClassVar[str] = JobKind.VIDEO.value
+    options: ClassVar[type[BaseModel]] = VideoOptions
+    unit: ClassVar[str | None] = "frame"
+    resumable: ClassVar[bool] = True
+
+    def paint(
+        self, job: Job, ctx: JobContext, progress: ProgressCallback, cancel: CancelToken
+    ) -> dict[str, Any]:
+        return paint(job, ctx, progress, cancel)  # a run that stops keeps its frames, not a result
+
+    def ended(self, ctx: JobContext, job_id: str) -> None:
+        discard(ctx.video_dir, job_id)
+
+    def sweep(self, db: Database, work_dir: Path) -> int:
+        return sweep_work(db, work_dir)
+
+
+CLIPS = kinds.register(Clips())
+
 __all__ = [
+    "CLIPS",
     "DEFAULT_STABILITY",
     "FORMATS",
     "VideoOptions",
