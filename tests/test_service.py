@@ -131,7 +131,12 @@ def test_pool_runs_quality_one_at_a_time_and_fast_concurrently(tmp_path: Path, d
     for job_id, mode in ids:
         pool.submit(job_id, mode)
     _wait(lambda: engine.running == 3, "two fast jobs and one quality job to run at once")
-    time.sleep(0.2)  # room for a fourth job to start, were the pool to allow one
+    # every worker thread is held at the gate with its job: the other four wait in the pool's
+    # queues, still queued (a pool that allowed a fourth run would have a thread taking one)
+    assert pool.pending() == 4 and len(pool.threads) == 3
+    with ctx.db.session() as s:
+        statuses = sorted(s.scalars(select(Job.status).where(Job.id.in_([j for j, _ in ids]))))
+    assert statuses == ["queued"] * 4 + ["running"] * 3
     assert engine.running == 3 and engine.peak == {"fast": 2, "quality": 1}
     engine.gate.set()
     _wait(lambda: all(get_job(ctx.db, j).state.finished for j, _ in ids), "every job to finish")
