@@ -32,6 +32,7 @@ import hashlib
 import hmac
 import ipaddress
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -42,6 +43,7 @@ from itsdangerous import BadSignature, Signer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import Forbidden
+from ..service.guards.ratelimit import RateLimiter
 from ..service.identity.owners import LOCAL, Owner, browser_owner, key_owner, new_identity
 from ..service.runtime import Runtime
 from .errors import error_response
@@ -101,18 +103,184 @@ def _loopback(scope: Scope) -> bool:
         return False
 
 
-def _refuse(status: int, detail: str, code: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return error_response(status, detail, code, headers)
+@dataclass(frozen=True)
+class Asking:
+    """What the identity policy knows of one request."""
+
+    path: str
+    method: str
+    headers: Mapping[bytes, bytes]
+    address: str  # the client's address ("unknown" without one)
+    loopback: bool  # from this machine itself, not relayed by a proxy
+    keys_only: bool  # IMPASTO_AUTH=keys
+
+    @classmethod
+    def of(cls, scope: Scope, keys_only: bool) -> Asking:
+        client = scope.get("client")
+        return cls(
+            scope["path"],
+            scope["method"],
+            dict(scope["headers"]),
+            client[0] if client else "unknown",
+            _loopback(scope),
+            keys_only,
+        )
+
+    @property
+    def api(self) -> bool:
+        return self.path.startswith("/api/")
+
+    @property
+    def writes(self) -> bool:
+        return self.method not in SAFE_METHODS
+
+    @property
+    def open_path(self) -> bool:
+        return self.path in OPEN_PATHS
+
+    @property
+    def browser(self) -> bool:
+        return any(h in self.headers for h in BROWSER_HEADERS)
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.encode(), b"").decode("latin-1").strip()
 
 
-def _unauthorized(detail: str, error: str | None = None) -> JSONResponse:
+@dataclass(frozen=True)
+class Refusal:
+    """A request the policy refuses: its status, message, code and headers."""
+
+    status: int
+    detail: str
+    code: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def response(self) -> JSONResponse:
+        return error_response(self.status, self.detail, self.code, self.headers)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """Who is asking; ``minted``: a new identity whose cookie the answer sets."""
+
+    owner: Owner
+    minted: str | None = None
+
+
+def unauthorized(detail: str, error: str | None = None) -> Refusal:
     challenge = 'Bearer realm="impasto"' + (f', error="{error}"' if error else "")
-    return _refuse(401, detail, "unauthorized", {"WWW-Authenticate": challenge})
+    return Refusal(401, detail, "unauthorized", {"WWW-Authenticate": challenge})
+
+
+# --- the checks, in the order :func:`decide` applies them -----------------------------------------
+
+
+def bearer_key(asking: Asking) -> str | Refusal | None:
+    """The API key of an ``Authorization: Bearer`` header (None: no header; a malformed one: 401)."""
+    authorization = asking.header("authorization")
+    if not authorization:
+        return None
+    scheme, _, key = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return unauthorized("use `Authorization: Bearer <API key>`", "invalid_request")
+    return key.strip()
+
+
+def key_known(owner: Owner | None) -> Owner | Refusal:
+    """A key's owner, or 401 for a key that is unknown or revoked (never a silent fall-back)."""
+    return (
+        owner
+        if owner is not None
+        else unauthorized("this API key is unknown or was revoked", "invalid_token")
+    )
+
+
+def keys_mode_needs_a_key(asking: Asking) -> Refusal | None:
+    """Keys mode: the API (but its health check and schema) needs a key or a page's cookie."""
+    if asking.keys_only and asking.api and not asking.open_path:
+        return unauthorized(
+            "this server needs an API key: send `Authorization: Bearer <key>` "
+            "(an administrator makes one with `impasto keys create NAME`)"
+        )
+    return None
+
+
+def local_script(asking: Asking) -> Owner | None:
+    """Open mode: a keyless, cookieless API call from this machine, not a browser's, is its user's."""
+    if asking.api and not asking.keys_only and not asking.browser and asking.loopback:
+        return LOCAL
+    return None
+
+
+def keyless_write(asking: Asking) -> Refusal | None:
+    """A state-changing API call with no key and no cookie: what it made nobody could read again."""
+    if asking.api and asking.writes and not asking.open_path:
+        return unauthorized(NO_IDENTITY_DETAIL)
+    return None
+
+
+def probe(asking: Asking) -> Owner | None:
+    """Health probes and the schema: a passing stranger, with no cookie to keep."""
+    return browser_owner(new_identity()) if asking.path.startswith(OPEN_PATHS) else None
+
+
+def mint(asking: Asking, minting: RateLimiter) -> Decided | Refusal:
+    """A new anonymous identity, a bounded number per address (a client that drops its cookie must
+    not get fresh quotas with every request)."""
+    wait = minting.take(asking.address)
+    if wait > 0:
+        seconds = max(1, round(wait))
+        detail = (
+            "too many new visitors from your address: keep the cookie this server sets "
+            f"(`curl -c jar -b jar`), or use an API key; try again in {seconds} s"
+        )
+        return Refusal(429, detail, "rate_limited", {"Retry-After": str(seconds)})
+    identity = new_identity()
+    return Decided(browser_owner(identity), identity)
+
+
+def csrf(asking: Asking, decided: Decided, ids: Identities) -> Refusal | None:
+    """A cookie's state-changing API call, from a browser (or any, in keys mode: a cookie opens the
+    API only as the pages use it), needs the cookie's CSRF token."""
+    owner = decided.owner
+    needs = asking.api and owner.via == "cookie" and decided.minted is None and asking.writes
+    if needs and (asking.browser or asking.keys_only) and not ids.csrf_ok(owner, asking.header(CSRF_HEADER)):
+        return Refusal(403, "missing or wrong CSRF token: reload the page and try again", "csrf")
+    return None
+
+
+def decide(
+    asking: Asking,
+    key_owner: Owner | Refusal | None,
+    cookie: str | None,
+    ids: Identities,
+    minting: RateLimiter,
+) -> Decided | Refusal:
+    """The whole policy: who is asking (``key_owner``: the Authorization header's outcome, looked
+    up; ``cookie``: the identity of a valid cookie), or why the request is refused."""
+    if isinstance(key_owner, Refusal):
+        return key_owner
+    owner = key_owner or (browser_owner(cookie) if cookie is not None else None)
+    if owner is None:
+        refused = keys_mode_needs_a_key(asking)
+        if refused is not None:
+            return refused
+        owner = local_script(asking)
+    if owner is None:
+        refused = keyless_write(asking)
+        if refused is not None:
+            return refused
+        owner = probe(asking)
+    decided = Decided(owner) if owner is not None else mint(asking, minting)
+    if isinstance(decided, Refusal):
+        return decided
+    return csrf(asking, decided, ids) or decided
 
 
 class Identity:
     """Puts the request's :class:`Owner` in ``request.state.owner`` (and its CSRF token in
-    ``request.state.csrf``), sets the identity cookie when it made one, refuses what it must."""
+    ``request.state.csrf``), sets the identity cookie when it made one, refuses what it must
+    (:func:`decide`)."""
 
     def __init__(self, app: ASGIApp, runtime: Runtime, identities: Identities) -> None:
         self.app, self.rt, self.ids = app, runtime, identities
@@ -122,73 +290,21 @@ class Identity:
         if scope["type"] != "http" or scope["path"].startswith(NO_IDENTITY):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        api = scope["path"].startswith("/api/")
-        minted: str | None = None
-        owner: Owner | None = None
-        authorization = headers.get(b"authorization", b"").decode("latin-1").strip()
-        if authorization:
-            scheme, _, key = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not key.strip():
-                await _unauthorized("use `Authorization: Bearer <API key>`", "invalid_request")(
-                    scope, receive, send
-                )
-                return
-            owner = await anyio.to_thread.run_sync(key_owner, self.rt.db, key.strip())
-            if owner is None:
-                await _unauthorized("this API key is unknown or was revoked", "invalid_token")(
-                    scope, receive, send
-                )
-                return
-        if owner is None:
-            identity = self._cookie_identity(headers)
-            if identity is not None:
-                owner = browser_owner(identity)
-        browser = any(h in headers for h in BROWSER_HEADERS)
-        if owner is None and api and scope["path"] not in OPEN_PATHS and self.keys_only:
-            await _unauthorized(
-                "this server needs an API key: send `Authorization: Bearer <key>` "
-                "(an administrator makes one with `impasto keys create NAME`)"
-            )(scope, receive, send)
-            return
-        if owner is None and api and not self.keys_only and not browser and _loopback(scope):
-            owner = LOCAL
-        if owner is None and api and scope["method"] not in SAFE_METHODS and scope["path"] not in OPEN_PATHS:
-            await _unauthorized(NO_IDENTITY_DETAIL)(scope, receive, send)  # its work could never be read
-            return
-        if owner is None and scope["path"].startswith(OPEN_PATHS):
-            owner = browser_owner(new_identity())  # health probes and the schema: no cookie to keep
-        if owner is None:
-            address = scope["client"][0] if scope.get("client") else "unknown"
-            wait = self.rt.minting.take(address)
-            if wait > 0:  # a client that drops its cookie must not get fresh quotas with every request
-                detail = (
-                    "too many new visitors from your address: keep the cookie this server sets "
-                    f"(`curl -c jar -b jar`), or use an API key; try again in {max(1, round(wait))} s"
-                )
-                await _refuse(429, detail, "rate_limited", {"Retry-After": str(max(1, round(wait)))})(
-                    scope, receive, send
-                )
-                return
-            minted = new_identity()
-            owner = browser_owner(minted)
-        if (
-            api
-            and owner.via == "cookie"
-            and minted is None
-            and (browser or self.keys_only)  # keys mode: a cookie opens the API only as the pages use it
-            and scope["method"] not in SAFE_METHODS
-            and not self.ids.csrf_ok(owner, headers.get(CSRF_HEADER.encode(), b"").decode("latin-1"))
-        ):
-            detail = "missing or wrong CSRF token: reload the page and try again"
-            await _refuse(403, detail, "csrf")(scope, receive, send)
+        asking = Asking.of(scope, self.keys_only)
+        key = bearer_key(asking)
+        by_key: Owner | Refusal | None = key if isinstance(key, Refusal) else None
+        if isinstance(key, str):
+            by_key = key_known(await anyio.to_thread.run_sync(key_owner, self.rt.db, key))
+        decided = decide(asking, by_key, self._cookie_identity(asking.headers), self.ids, self.rt.minting)
+        if isinstance(decided, Refusal):
+            await decided.response()(scope, receive, send)
             return
         state: dict[str, Any] = scope.setdefault("state", {})
-        state["owner"], state["csrf"] = owner, self.ids.csrf_token(owner)
-        if minted is None:
+        state["owner"], state["csrf"] = decided.owner, self.ids.csrf_token(decided.owner)
+        if decided.minted is None:
             await self.app(scope, receive, send)
             return
-        cookie = self._set_cookie(minted, scope.get("scheme") == "https")
+        cookie = self._set_cookie(decided.minted, scope.get("scheme") == "https")
 
         async def with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
