@@ -10,10 +10,12 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
+from . import environment
+
 
 def cache_dir(*parts: str) -> Path:
     """The cache folder (``IMPASTO_CACHE_DIR`` overrides it), created on demand."""
-    root = Path(os.environ.get("IMPASTO_CACHE_DIR") or user_cache_dir("impasto"))
+    root = environment.cache_dir() or Path(user_cache_dir("impasto"))
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path

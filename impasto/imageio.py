@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from . import environment
 from .cache import atomic_write_bytes
 from .errors import ImageError
 
@@ -47,8 +48,8 @@ MAX_ASPECT = 16
 
 
 def max_pixels() -> int:
-    value = os.environ.get("IMPASTO_MAX_PIXELS")
-    return int(value) if value else DEFAULT_MAX_PIXELS
+    value = environment.max_pixels()
+    return value if value is not None else DEFAULT_MAX_PIXELS
 
 
 def describe(source: object) -> str:

@@ -184,3 +184,14 @@ def test_no_import_cycle_among_the_packages_modules() -> None:
         if name not in index:
             visit(name)
     assert cycles == []
+
+
+def test_environment_variables_are_read_in_two_places_only() -> None:
+    """The library's in :mod:`impasto.environment`, the service's in ``Settings.from_env``
+    (:mod:`impasto.service.config`); everything else is passed what it needs."""
+    readers = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "putenv"):
+                readers.add(str(path.relative_to(PACKAGE)))
+    assert readers == {"environment.py", "service/config.py"}

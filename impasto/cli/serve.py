@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         settings = replace(settings, allowed_hosts=(*settings.allowed_hosts, served))
     app = create_app(settings)
     print(f"Impasto is serving on http://{args.host}:{args.port}/ (API docs: /docs); Ctrl+C stops it")
-    if served is None and "IMPASTO_ALLOWED_HOSTS" not in os.environ:
+    if served is None and settings.allowed_hosts == Settings.allowed_hosts:  # not configured
         names = ", ".join(settings.allowed_hosts)
         print(f"It answers only for {names}: set IMPASTO_ALLOWED_HOSTS to the names it is reached by")
     config = server.config(

@@ -15,7 +15,6 @@ does so for every command). Without it (no web extras installed) they are kept i
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -27,6 +26,7 @@ import numpy as np
 from PIL import Image
 from platformdirs import user_data_dir
 
+from .. import environment
 from ..cache import atomic_write_bytes
 from ..errors import ImageError, OptionsError
 from ..imageio import ImageInput, encode_image, fit_long_side, load_image
@@ -104,7 +104,7 @@ def builtin_dir() -> Path:
 
 def user_dir() -> Path:
     """Where a user's saved styles live (``IMPASTO_GALLERY_DIR`` overrides it)."""
-    return Path(os.environ.get("IMPASTO_GALLERY_DIR") or Path(user_data_dir("impasto")) / "gallery")
+    return environment.gallery_dir() or Path(user_data_dir("impasto")) / "gallery"
 
 
 def _read_index(folder: Path, builtin: bool) -> dict[str, GalleryStyle]:

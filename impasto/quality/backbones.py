@@ -25,6 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from .. import environment
 from ..cache import cache_dir, sha256_file
 from ..errors import OptionsError, WeightsError
 from .downloads import cached_weights_path
@@ -155,7 +156,7 @@ _VGG19_INDICES = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
 
 def load_vgg19_weights(path: str | os.PathLike[str] | None = None) -> dict[str, Tensor]:
     """Torchvision-format VGG19 weights from ``path``, ``$IMPASTO_VGG19_WEIGHTS`` or the cache."""
-    chosen = path or os.environ.get(VGG19_ENV) or cached_weights_path("vgg19")
+    chosen = path or environment.vgg19_weights() or cached_weights_path("vgg19")
     if chosen is None or not Path(chosen).is_file():
         raise WeightsError(
             "the vgg19 backbone needs torchvision's ImageNet VGG19 weights: pass --weights FILE, set "

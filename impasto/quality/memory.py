@@ -11,11 +11,11 @@ scale, estimated 6.8 GiB, measured 6.8 GiB (the 4000 × 3000 photo's decoding in
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
+from .. import environment
 from .layers import BLOCKS, CHANNELS
 
 BASE_BYTES = 900 * 2**20  # interpreter, torch, weights (~60 MB), style images, safety margin
@@ -70,7 +70,7 @@ def largest_long_side(
 
 def available_bytes(device_type: str = "cpu") -> int:
     """Memory we may use: ``IMPASTO_MEMORY_LIMIT`` (bytes, or with a G/M suffix), else what is free."""
-    limit = os.environ.get("IMPASTO_MEMORY_LIMIT")
+    limit = environment.memory_limit()
     if limit:
         return parse_bytes(limit)
     if device_type == "cuda":

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from .. import environment
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 
@@ -67,7 +68,7 @@ def setup(level: str = "info", node: str | None = None) -> None:
     ``IMPASTO_LOG_FORMAT=json|text`` decides explicitly."""
     handler = logging.StreamHandler()
     default = "text" if sys.stderr.isatty() else "json"
-    if os.environ.get("IMPASTO_LOG_FORMAT", default).lower() == "text":
+    if (environment.log_format() or default) == "text":
         handler.setFormatter(HumanFormatter())
         handler.addFilter(for_a_person)
     else:

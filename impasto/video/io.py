@@ -23,6 +23,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from .. import environment
 from ..errors import VideoError
 
 #: Audio codecs an MP4 file holds as they are; any other audio is re-encoded to AAC.
@@ -36,13 +37,8 @@ AudioSink = Callable[[Any], None]  # an av.Packet of the audio track
 
 
 def _env_number(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise VideoError(f"{name} must be a number, not {value!r}") from None
+    value = environment.video_limit(name)
+    return default if value is None else value
 
 
 @dataclass(frozen=True)
