@@ -283,11 +283,14 @@ def test_bad_requests_are_4xx_not_500(tmp_path: Path, db_url: str, engine: FakeE
             client.post("/api/v1/jobs", content=b"x", headers={"content-type": "text/plain"}).status_code
             == 422
         )
-        assert client.post(
-            "/api/v1/jobs",
-            content=b"--x\r\nbroken",
-            headers={"content-type": "multipart/form-data; boundary=x"},
-        ).status_code == 422
+        assert (
+            client.post(
+                "/api/v1/jobs",
+                content=b"--x\r\nbroken",
+                headers={"content-type": "multipart/form-data; boundary=x"},
+            ).status_code
+            == 422
+        )
         big = client.post(
             "/api/v1/jobs", content=b"0" * 300_000, headers={"content-type": "application/json"}
         )

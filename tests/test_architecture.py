@@ -195,3 +195,14 @@ def test_environment_variables_are_read_in_two_places_only() -> None:
             if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "putenv"):
                 readers.add(str(path.relative_to(PACKAGE)))
     assert readers == {"environment.py", "service/config.py"}
+
+
+def test_the_architecture_page_names_files_that_exist() -> None:
+    """docs/architecture.md is the maintainer's map: every module it names is where it says."""
+    import re
+
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"`([\w/]+\.py)", page))
+    roots = [PACKAGE, PACKAGE / "service", PACKAGE.parent]
+    missing = sorted(p for p in named if not any((root / p).is_file() for root in roots))
+    assert len(named) > 20 and missing == []

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import get_args
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-STYLE_LOSSES = ("gram", "w2", "sliced")
+from .options import StyleLossName
+
+STYLE_LOSSES: tuple[str, ...] = get_args(StyleLossName)  # the options schema's choices
 
 
 def rows(features: Tensor) -> Tensor:

@@ -31,7 +31,7 @@ STYLE_LOSS_UNITS = {"gram": 3.0, "w2": 3.0, "sliced": 9.0}
 DEFAULT_MAX_SIZE = 2048
 
 
-StyleLoss = Literal["gram", "w2", "sliced"]
+StyleLossName = Literal["gram", "w2", "sliced"]
 Optimizer = Literal["lbfgs", "adam"]
 Pooling = Literal["max", "avg"]
 Backbone = Literal["vgg16", "vgg19"]
@@ -75,7 +75,7 @@ class QualityOptions:
     # W2 (mean + covariance of the features) by default: it paints the painting's shapes, where
     # the Gram loss keeps to small strokes; chosen with the other defaults on the judge grid.
     style_loss: Annotated[
-        StyleLoss,
+        StyleLossName,
         Opt(
             "how the painting's style is compared with the artwork's: gram (classic), w2 (Wasserstein "
             "between Gaussian fits), sliced (sliced Wasserstein)",
