@@ -604,3 +604,25 @@ def test_a_job_with_regions_paints_them(tmp_path: Path, db_url: str) -> None:
         )
     left, right = out[:, :40].reshape(-1, 3).mean(0), out[:, 56:].reshape(-1, 3).mean(0)
     assert left[0] - left[2] > right[0] - right[2] + 20  # the Scream's side is redder, the other bluer
+
+
+def test_an_option_added_to_the_engines_schema_reaches_the_api(
+    client: TestClient, engine: FakeEngine
+) -> None:
+    """style_scale became an API option by one line in QualityOptions (api=True): the REST schema
+    describes it with the engine's help and range, refuses what the engine refuses, and the job
+    hands it to the engine."""
+    described = client.get("/api/v1/openapi.json").json()["components"]["schemas"]["StylizeRequest"]
+    field = described["properties"]["style_scale"]
+    assert field["description"].startswith("quality mode: size the style is seen at")
+    assert field["anyOf"][0]["minimum"] == 0.05 and field["anyOf"][0]["maximum"] == 8
+    body = {"content": b64(png()), "style_name": "udnie", "mode": "quality"}
+    assert client.post("/api/v1/jobs", json={**body, "style_scale": 9}).status_code == 422
+    r = client.post("/api/v1/jobs", json={**body, "style_scale": 0.5, "iterations": 2})
+    assert r.status_code == 201, r.text
+    wait_for(client, r.json()["jobs"][0]["id"])
+    assert engine.calls[-1]["style_scale"] == 0.5
+    fast = client.post("/api/v1/jobs", json={**body, "mode": "fast", "style_scale": 0.5})
+    assert fast.status_code == 201, fast.text
+    wait_for(client, fast.json()["jobs"][0]["id"])
+    assert engine.calls[-1]["mode"] == "fast" and "style_scale" not in engine.calls[-1]  # quality's only

@@ -89,7 +89,7 @@ class QualityOptions:
     style_layer_weights: tuple[float, ...] | None = None  # None: equal
     # style image seen at this multiple of the output's long side
     style_scale: Annotated[
-        float, Opt("size the style is seen at, relative to the output", ge=0.05, le=8, cli=True)
+        float, Opt("size the style is seen at, relative to the output", ge=0.05, le=8, cli=True, api=True)
     ] = 1.0
     pooling: Annotated[Pooling, Opt("the network's pooling", cli=True)] = "max"
     # "palette" (the photo in the painting's colours, and the result's colours matched to the
