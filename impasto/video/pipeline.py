@@ -179,14 +179,7 @@ def stylize_video(
     """
     start = time.perf_counter()
     report = progress or ignore
-    if mode not in MODES:
-        raise OptionsError(f"unknown mode {mode!r}: use fast or quality")
-    if isinstance(stability, bool) or not isinstance(stability, int | float) or not 0 <= stability <= 1:
-        raise OptionsError(f"stability must be a number from 0 to 1, got {stability!r}")
-    if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
-        raise OptionsError(f"crf must be a whole number from 0 to 51, got {crf!r}")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= 8192):
-        raise OptionsError(f"size must be a whole number of pixels from 16 to 8192, got {size!r}")
+    _check_video_options(mode, stability, crf, size)
     output_format(output)
     color_mode = color.check_mode(preserve_color)
     styles = resolve_styles(style, style_weights, by_name=gallery.style)
@@ -203,7 +196,7 @@ def stylize_video(
         out_size = output_size(info.width, info.height, size)
         limits.check_frame(str(source), *out_size)
         work = None
-        if work_dir is not None:
+        if work_dir is not None:  # the painted frames of a run with the same input and options
             key = {
                 "input": file_key(Path(source)),
                 "styles": [(_style_key(s), s.weight) for s in styles],
@@ -215,6 +208,7 @@ def stylize_video(
                 "size": out_size,
             }
             work = WorkFolder(Path(work_dir), key)
+        frames = _Frames(painter, Stabilizer(float(stability)) if flow else None, work, cancel)
         report(
             StageEvent(
                 "loading",
@@ -222,9 +216,7 @@ def stylize_video(
                 f"painting at {out_size[0]}x{out_size[1]}",
             )
         )
-        stabilizer = Stabilizer(float(stability)) if flow else None
         writer = VideoWriter(output, out_size, info.fps, reader.audio, crf=crf)
-        painted = resumed = 0
         index = -1
         try:
             report(
@@ -236,28 +228,9 @@ def stylize_video(
                     raise VideoError(
                         f"{source}: too long for quality mode (over {max_quality_frames} frames)"
                     )
-                _check(cancel, index)
-                rgb = _fit(frame.rgb, out_size)
-                out = work.load(index, rgb.shape) if work is not None else None
-                if out is not None:
-                    resumed += 1
-                    if stabilizer is not None:
-                        stabilizer.remember(out, rgb)
-                else:
-                    warped = stabilizer.prepare(rgb) if stabilizer is not None else None
-                    fresh = painter(rgb, warped[0] if warped is not None else None)
-                    _check(cancel, index)  # a cancelled engine returns early: do not keep its frame
-                    out = stabilizer.finish(fresh, warped) if stabilizer is not None else fresh
-                    painted += 1
-                    if work is not None:
-                        work.save(index, out)
+                out = frames.paint(index, _fit(frame.rgb, out_size))
                 writer.write(out, frame.time)
-                elapsed = time.perf_counter() - start
-                total = max(info.frames or 0, index + 1)
-                rate = elapsed / painted if painted else None
-                eta = rate * (total - index - 1) if rate is not None else None
-                report(IterationEvent(1, 1, out_size, index + 1, total, index + 1, total, {}, elapsed, eta))
-                report(PreviewEvent(index + 1, Image.fromarray(out)))
+                _report_frame(report, out, index, info.frames, frames.painted, time.perf_counter() - start)
             path = writer.finish()
         except BaseException:
             writer.abort()
@@ -266,7 +239,57 @@ def stylize_video(
         work.remove()
     seconds = time.perf_counter() - start
     report(DoneEvent(seconds, {}))
-    return VideoResult(path, index + 1, painted, out_size, float(info.fps), seconds, writer.audio_mode)
+    return VideoResult(path, index + 1, frames.painted, out_size, float(info.fps), seconds, writer.audio_mode)
+
+
+def _check_video_options(mode: str, stability: float, crf: int, size: int | None) -> None:
+    if mode not in MODES:
+        raise OptionsError(f"unknown mode {mode!r}: use fast or quality")
+    if isinstance(stability, bool) or not isinstance(stability, int | float) or not 0 <= stability <= 1:
+        raise OptionsError(f"stability must be a number from 0 to 1, got {stability!r}")
+    if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
+        raise OptionsError(f"crf must be a whole number from 0 to 51, got {crf!r}")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= 8192):
+        raise OptionsError(f"size must be a whole number of pixels from 16 to 8192, got {size!r}")
+
+
+@dataclasses.dataclass
+class _Frames:
+    """One frame after another: taken from the work folder when a former run painted it, else
+    painted from the frame and the previous painting warped along the flow (then kept there)."""
+
+    painter: FramePainter
+    stabilizer: Stabilizer | None
+    work: WorkFolder | None
+    cancel: CancelToken | None
+    painted: int = 0
+
+    def paint(self, index: int, rgb: np.ndarray) -> np.ndarray:
+        _check(self.cancel, index)
+        out = self.work.load(index, rgb.shape) if self.work is not None else None
+        if out is not None:  # resumed
+            if self.stabilizer is not None:
+                self.stabilizer.remember(out, rgb)
+            return out
+        warped = self.stabilizer.prepare(rgb) if self.stabilizer is not None else None
+        fresh = self.painter(rgb, warped[0] if warped is not None else None)
+        _check(self.cancel, index)  # a cancelled engine returns early: do not keep its frame
+        out = self.stabilizer.finish(fresh, warped) if self.stabilizer is not None else fresh
+        self.painted += 1
+        if self.work is not None:
+            self.work.save(index, out)
+        return out
+
+
+def _report_frame(
+    report: ProgressCallback, out: np.ndarray, index: int, frames: int | None, painted: int, elapsed: float
+) -> None:
+    """One step and one preview per frame; the time left from the frames painted (not resumed)."""
+    total = max(frames or 0, index + 1)
+    eta = elapsed / painted * (total - index - 1) if painted else None
+    size = (out.shape[1], out.shape[0])
+    report(IterationEvent(1, 1, size, index + 1, total, index + 1, total, {}, elapsed, eta))
+    report(PreviewEvent(index + 1, Image.fromarray(out)))
 
 
 def _style_key(style: Style) -> str:
