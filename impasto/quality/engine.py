@@ -640,6 +640,45 @@ def estimate(content_size: tuple[int, int], options: QualityOptions | None = Non
     return Estimate(plan, rate)
 
 
+def _check_inputs(
+    content: Image.Image, styles: list[Style], opts: QualityOptions, regions: list[PaintedRegion] | None
+) -> None:
+    """What no option check can see: the styles, the regions' loss and the painted photo's size."""
+    if not styles:
+        raise OptionsError("at least one style image is needed")
+    if regions and opts.style_loss == "sliced":
+        raise OptionsError("regions work with the w2 and gram style losses, not sliced")
+    for style in styles:
+        check_style_shape(style.image.size, style.label)
+    side = opts.output_side(content.size)
+    painted = fit(content.size, side)
+    if min(painted) < MIN_SIDE:
+        raise OptionsError(
+            f"content is {content.size[0]}x{content.size[1]}: painted at {side} px it would be "
+            f"{painted[0]}x{painted[1]}; quality mode needs {MIN_SIDE} px or more a side"
+        )
+
+
+def _finish(
+    final: Image.Image,
+    size: tuple[int, int],
+    photo: Image.Image,
+    palette: color.Palette | None,
+    styles: list[Style],
+    regions: list[PaintedRegion] | None,
+) -> Image.Image:
+    """The painting at the size asked for, in the paintings' colours, with the kept regions' photo."""
+    if final.size != size:  # cancelled at a coarse scale: deliver the requested size
+        final = final.resize(size, Image.Resampling.BICUBIC)
+    if palette is not None:  # the optimisation leaves part of the way to the palette: finish it
+        final = colour(final, palette, styles, regions)
+    if regions:  # kept parts: the photo itself, blended in at a feathered edge
+        kept = [masks.feathered(r.mask) for r in regions if r.styles is None]
+        if kept:
+            final = masks.composite(final, [(photo, m) for m in kept_at(kept, final.size)])
+    return final
+
+
 def run_quality(
     content: Image.Image,
     styles: list[Style],
@@ -655,25 +694,13 @@ def run_quality(
     """
     opts = options or QualityOptions()
     report = progress or (lambda _e: None)
-    if not styles:
-        raise OptionsError("at least one style image is needed")
-    if regions and opts.style_loss == "sliced":
-        raise OptionsError("regions work with the w2 and gram style losses, not sliced")
+    _check_inputs(content, styles, opts, regions)
     photo = content
     if regions:  # soft borders: each region's colours and strokes fade into its neighbours'
         regions = [
             PaintedRegion(masks.feathered(r.mask, REGION_BLEND * max(content.size)), r.styles)
             for r in regions
         ]
-    for style in styles:
-        check_style_shape(style.image.size, style.label)
-    side = opts.output_side(content.size)
-    painted = fit(content.size, side)
-    if min(painted) < MIN_SIDE:
-        raise OptionsError(
-            f"content is {content.size[0]}x{content.size[1]}: painted at {side} px it would be "
-            f"{painted[0]}x{painted[1]}; quality mode needs {MIN_SIDE} px or more a side"
-        )
     device = select_device(opts.device)
     dtype = select_dtype(opts.precision, device)
     plan = size_painting(content.size, opts, device, report)
@@ -723,15 +750,7 @@ def run_quality(
 
     if outcome is None or (outcome.cancelled and run.step == 0):
         raise Cancelled("cancelled before the first iteration")
-    final = to_image(outcome.best)
-    if final.size != plan.scales[-1].size:  # cancelled at a coarse scale: deliver the requested size
-        final = final.resize(plan.scales[-1].size, Image.Resampling.BICUBIC)
-    if palette is not None:  # the optimisation leaves part of the way to the palette: finish it
-        final = colour(final, palette, styles, regions)
-    if regions:  # kept parts: the photo itself, blended in at a feathered edge
-        kept = [masks.feathered(r.mask) for r in regions if r.styles is None]
-        if kept:
-            final = masks.composite(final, [(photo, m) for m in kept_at(kept, final.size)])
+    final = _finish(to_image(outcome.best), plan.scales[-1].size, photo, palette, styles, regions)
     run.report(DoneEvent(run.timer.elapsed(), dict(outcome.losses), outcome.cancelled))
     return QualityResult(
         final,
