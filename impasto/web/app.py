@@ -2,38 +2,30 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .. import __version__
-from ..errors import ImpastoError, TooLarge
+from ..errors import TooLarge
 from ..service.config import Settings
 from ..service.guards.urlfetch import UrlFetcher
 from ..service.identity.owners import load_secret
 from ..service.jobs.context import Stylize
 from ..service.runtime import Runtime
-from . import guards, pages, routes, shares, video
-from .errors import error_for, error_response, headers_for, status_for
+from . import guards, handlers, pages, routes, shares, video
+from .errors import error_response
 from .identity import OPEN_PATHS, Identities, Identity
-from .pages import error_page
 
-log = logging.getLogger("impasto.web")
 HERE = Path(__file__).parent
 
 
@@ -100,16 +92,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def _methods(request: Request) -> set[str]:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        other, _ = route.matches(request.scope)
-        if Match.NONE not in (match,) or other != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return methods
 
 
 # The API docs page is Swagger UI's; this bar leads back to the app (in the app's colours).
@@ -202,35 +184,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.identities = identities = Identities(load_secret(settings.secret_key, settings.data_dir))
 
-    @app.exception_handler(ImpastoError)
-    async def _impasto_error(request: Request, exc: ImpastoError) -> Response:
-        if not request.url.path.startswith("/api/"):
-            return error_page(request, str(exc), status_for(exc), headers_for(exc))
-        return error_for(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: f"<{len(b)} bytes>"})
-        for err in errors:
-            err.pop("input", None)
-            err.pop("url", None)
-            err.pop("ctx", None)
-        return error_response(422, errors, "invalid")
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if not request.url.path.startswith("/api/") and exc.status_code == 404:
-            return error_page(request, "There is nothing at this address.", 404)
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:  # list every method of the path, not just one route's
-            headers["Allow"] = ", ".join(sorted(_methods(request)))
-        return error_response(exc.status_code, exc.detail, "http_error", headers)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal error", "internal")
-
+    handlers.install(app)
     app.include_router(routes.router)
     app.include_router(video.api)
     _optional_auth(app, keys_only=settings.auth == "keys")
@@ -239,7 +193,6 @@ def create_app(
     app.include_router(shares.router)
     _offline_docs(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.add_exception_handler(ClientDisconnect, guards.client_went_away)
     app.add_middleware(guards.BodyDeadline, seconds=settings.body_timeout)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(Identity, runtime=runtime, identities=identities)
