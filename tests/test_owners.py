@@ -610,3 +610,76 @@ def test_uploads_and_style_saves_stop_at_the_storage_budget(
         assert store.used_bytes() == used  # nothing kept of the refused uploads
         assert c.get(f"/api/v1/jobs/{first}/images/content").status_code == 200
         make_job(c)  # what fits still goes
+
+
+def test_style_names_are_per_owner_so_a_private_name_is_never_revealed(app_client: TestClient) -> None:
+    """Issue 22: saving a name another owner keeps privately answered 409, which told the asker that
+    it exists. Names are per owner now: both owners get 201 and each sees, paints and renames their
+    own; built-in and public names stay taken for everyone (everyone sees them)."""
+    red, blue = (base64.b64encode(png(color=c)).decode() for c in ((220, 20, 20), (20, 20, 220)))
+    alice, bob, admin = as_browser(app_client), as_browser(other(app_client)), key(app_client, "boss", True)
+    for who, picture in ((alice, red), (bob, blue)):
+        r = who.post("/api/v1/styles", json={"name": "Monet X", "image": picture})
+        assert r.status_code == 201 and r.json()["name"] == "monet-x", r.text
+    own = {who: who.get("/api/v1/styles/monet-x/image").content for who in (alice, bob)}
+    assert own[alice] == base64.b64decode(red) and own[bob] == base64.b64decode(blue)
+    for who, color in ((alice, "red"), (bob, "blue")):  # a job by name paints with one's own
+        r = who.post("/api/v1/jobs", json={"content": PHOTO, "style_name": "monet-x"})
+        job = wait_for(who, r.json()["jobs"][0]["id"])
+        picture = who.get(f"/api/v1/jobs/{job['id']}/images/style").content
+        assert picture == own[who], color
+    # a rename to a name the other owner keeps privately: allowed, and only the renamer's row moves
+    assert alice.post("/api/v1/styles", json={"name": "Second", "image": red}).status_code == 201
+    assert bob.post("/api/v1/styles", json={"name": "Second", "image": blue}).status_code == 201
+    assert alice.patch("/api/v1/styles/monet-x", json={"name": "renamed"}).status_code == 200
+    assert bob.patch("/api/v1/styles/second", json={"name": "renamed"}).status_code == 200
+    assert alice.patch("/api/v1/styles/second", json={"name": "renamed"}).status_code == 409  # her own
+    assert {s["name"] for s in bob.get("/api/v1/styles").json() if not s["builtin"]} == {"monet-x", "renamed"}
+    # names everyone sees stay taken for everyone
+    assert alice.post("/api/v1/styles", json={"name": "Udnie", "image": red}).status_code == 409
+    r = other(app_client).post("/api/v1/styles", json={"name": "House", "image": red}, headers=admin)
+    assert r.status_code == 201 and r.json()["public"] is True
+    assert bob.post("/api/v1/styles", json={"name": "House", "image": blue}).status_code == 409
+    # the admin's public gallery may take a name someone keeps privately: their own still wins for them
+    r = other(app_client).post("/api/v1/styles", json={"name": "Monet X", "image": blue}, headers=admin)
+    assert r.status_code == 201
+    assert bob.get("/api/v1/styles/monet-x/image").content == own[bob]
+    assert alice.delete("/api/v1/styles/renamed").status_code == 204  # hers, not Bob's
+    assert bob.get("/api/v1/styles/renamed/image").status_code == 200
+
+
+def test_upgrading_to_names_per_owner_keeps_every_style(db_url: str) -> None:
+    """Migration 0005 on a database with styles of several owners: every row survives, and two
+    owners may then keep the same name; down and up again."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from impasto.service.storage.db import MIGRATIONS, Database
+
+    db = Database(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+
+    def to(revision: str, up: bool = True) -> None:
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            (command.upgrade if up else command.downgrade)(cfg, revision)
+
+    insert = text(
+        "INSERT INTO saved_styles (name, title, sha, created_at, owner) VALUES (:n, :n, 'abc', :t, :o)"
+    )
+    to("0004")
+    with db.engine.begin() as conn:
+        for name, owner in (("old", "public"), ("mine", "c:alice")):
+            conn.execute(insert, {"n": name, "o": owner, "t": "2026-01-01T00:00:00+00:00"})
+    to("head")
+    with db.engine.begin() as conn:
+        rows = conn.execute(text("SELECT owner, name FROM saved_styles ORDER BY name")).all()
+        assert [tuple(r) for r in rows] == [("c:alice", "mine"), ("public", "old")]
+        conn.execute(insert, {"n": "mine", "o": "c:bob", "t": "2026-01-02T00:00:00+00:00"})
+        assert conn.execute(text("SELECT count(*) FROM saved_styles WHERE name = 'mine'")).scalar_one() == 2
+        conn.execute(text("DELETE FROM saved_styles WHERE owner = 'c:bob'"))
+    to("0004", up=False)
+    to("head")
+    db.dispose()

@@ -10,8 +10,12 @@ picture is deleted only when no job (and no upload in progress) still uses it.
 
 Saved styles have an owner: ``public`` ones (saved by an admin, the CLI, or before owners existed)
 are the gallery every visitor sees, and only an admin changes them; any other owner's are theirs
-alone. ``viewer`` arguments are an owner string, or ``None`` for someone who sees and may change
-everything (an admin key, the CLI).
+alone. Names are per owner: the built-in and public names are taken for everyone (everyone sees
+them), a private name only for its owner, so saving a name another owner keeps privately answers
+exactly as a free name does (nothing about it is revealed, not even by the time it takes). A viewer
+finds their own style of a name first, then the public one. ``viewer`` arguments are an owner
+string, or ``None`` for someone who sees and may change everything (an admin key, the CLI: the
+public style of a name, else the oldest).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 from PIL import Image
 from sqlalchemy import Update, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from .. import gallery as package_gallery
 from ..errors import Conflict, Forbidden, NotFound, OptionsError
@@ -98,8 +103,21 @@ def find(db: Database, name: str, viewer: str | None = None) -> GalleryEntry | N
         if entry.name == name:
             return entry
     with db.session() as s:
-        row = s.get(SavedStyle, name)
-        return _entry(row) if row is not None and _visible(row.owner, viewer) else None
+        row = _row(s, name, viewer)
+        return _entry(row) if row is not None else None
+
+
+def _row(s: Session, name: str, viewer: str | None) -> SavedStyle | None:
+    """The saved style ``name`` as ``viewer`` sees it: theirs, else the public one (``None``:
+    everyone's; the public one, else the oldest)."""
+    own = s.get(SavedStyle, (viewer, name)) if viewer is not None else None
+    if own is not None:
+        return own
+    public = s.get(SavedStyle, (PUBLIC_STYLES, name))
+    if public is not None or viewer is not None:
+        return public
+    oldest = select(SavedStyle).where(SavedStyle.name == name).order_by(SavedStyle.created_at).limit(1)
+    return s.scalars(oldest).first()
 
 
 def count_owned(db: Database, owner: str) -> int:
@@ -131,12 +149,13 @@ def save(
     db: Database, title: str, sha: str, name: str | None = None, owner: str = PUBLIC_STYLES
 ) -> GalleryEntry:
     """Save an already stored, validated picture under ``title`` for ``owner`` (default: the
-    public gallery); the name is the title's slug unless given, unique across owners."""
+    public gallery); the name is the title's slug unless given, one that ``owner`` does not see
+    already (a built-in, a public or their own style)."""
     title = title.strip()
     name = name if name is not None else slug(title)
     if not title or len(title) > 100 or not NAME.match(name):
         raise OptionsError("a style name needs 1–100 characters with at least one letter or digit")
-    if find(db, name) is not None:
+    if find(db, name, owner) is not None:
         raise StyleExists(f"a style named {name!r} is already in the gallery")
     try:
         with db.session() as s:
@@ -169,11 +188,11 @@ def rename(
     entry = _saved(db, name, "renamed", viewer)
     target = _check_name(new_name) if new_name is not None else name
     new_title = _check_title(title) if title is not None else entry.title
-    if target != name and find(db, target) is not None:
+    if target != name and find(db, target, entry.owner) is not None:
         raise StyleExists(f"a style named {target!r} is already in the gallery")
     try:
         with db.session() as s:
-            row = s.get(SavedStyle, name)
+            row = s.get(SavedStyle, (entry.owner, name))
             if row is None:  # deleted meanwhile
                 raise StyleNotFound(f"no style named {name!r} in the gallery")
             if target != name:
@@ -211,7 +230,7 @@ def delete(
     ones included) or an upload in progress still uses it."""
     entry = _saved(db, name, "deleted", viewer)
     with db.session() as s:
-        row = s.get(SavedStyle, name)
+        row = s.get(SavedStyle, (entry.owner, name))
         if row is None:
             raise StyleNotFound(f"no style named {name!r} in the gallery")
         s.delete(row)

@@ -164,7 +164,7 @@ def paint(job: Job, ctx: JobContext, progress: ProgressCallback, cancel: CancelT
         atomic_write_bytes(source, ctx.store.get(job.source_sha))
     style: Any = ctx.store.get(job.style_sha) if job.style_sha else job.style_name
     if options.blend_style:
-        entry = gallery.find(ctx.db, options.blend_style)
+        entry = gallery.find(ctx.db, options.blend_style, job.owner)  # as its owner saw it
         if entry is None:
             raise VideoError(f"the style {options.blend_style!r} is no longer in the gallery")
         second = ctx.store.get(entry.sha) if entry.sha else entry.name

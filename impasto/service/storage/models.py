@@ -124,15 +124,16 @@ class JobEvent(Base):
 
 
 class SavedStyle(Base):
-    """A style picture a user saved to the gallery under a name."""
+    """A style picture a user saved to the gallery under a name: names are one owner's (two owners
+    may each have a private ``monet-x``), the public gallery being one more owner."""
 
     __tablename__ = "saved_styles"
 
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True, default=PUBLIC_STYLES, index=True)
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     title: Mapped[str] = mapped_column(String(100))
     sha: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    owner: Mapped[str] = mapped_column(String(64), default=PUBLIC_STYLES, index=True)  # or one owner's
 
 
 class ApiKey(Base):
