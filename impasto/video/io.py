@@ -198,9 +198,43 @@ class VideoReader:
         self._pending = []
         for packet in self._packets:
             if packet.stream is self.video:
-                yield from packet.decode()
+                yield from packet.decode()  # each frame checked in frames() before it is converted
             else:
                 yield packet
+
+    def scan(self) -> tuple[int, float | None]:
+        """Read the whole video track as it is, not as its header says: every packet demuxed (not
+        decoded) and counted with its timestamp, every keyframe decoded alone for the picture size
+        it brings (a stream may grow mid-clip). Stops at the first packet over a limit, so it takes
+        at most ``max_frames`` packets; returns ``(frames, seconds)``."""
+        with av.open(str(self.path), "r") as container:
+            video = container.streams.video[0]
+            ctx = video.codec_context
+            ctx.skip_frame, ctx.thread_count = "NONKEY", 1
+            _bounded(ctx, self.limits)
+            fps = float(video.guessed_rate or video.average_rate or self.info.fps)
+            frames, first, last, seconds = 0, None, None, None
+            try:
+                for packet in container.demux(video):
+                    if not packet.size:
+                        continue
+                    frames += 1
+                    stamp = packet.pts if packet.pts is not None else packet.dts
+                    if stamp is not None and video.time_base is not None:
+                        first = stamp if first is None else min(first, stamp)
+                        last = stamp if last is None else max(last, stamp)
+                        seconds = float((last - first) * video.time_base) + 1 / fps
+                    else:
+                        seconds = frames / fps
+                    self.limits.check_length(self.label, seconds, frames)
+                    if packet.is_keyframe:
+                        packet.decode()
+                        self.limits.check_frame(self.label, ctx.width, ctx.height)
+            except av.FFmpegError as exc:
+                raise VideoError(
+                    f"{self.label}: damaged or truncated video after {frames} frames ({_reason(exc)})"
+                ) from None
+        return frames, seconds
 
     def frames(self, audio_sink: AudioSink | None = None) -> Iterator[VideoFrame]:
         """Decode frame after frame; audio packets go to ``audio_sink`` in file order."""
@@ -233,6 +267,12 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _bounded(ctx: Any, limits: VideoLimits) -> None:
+    """The decoder allocates no picture larger than the limit (FFmpeg's ``max_pixels``): a stream
+    that grows past it is refused from its new size, not after decoding a huge frame."""
+    ctx.options = {**dict(ctx.options or {}), "max_pixels": str(limits.max_frame_pixels)}
 
 
 def _looks_like_video(path: Path) -> bool:

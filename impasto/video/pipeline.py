@@ -166,6 +166,7 @@ def stylize_video(
     max_quality_frames: int = MAX_QUALITY_FRAMES,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    label: str | None = None,
     **options: Any,
 ) -> VideoResult:
     """Paint the clip ``source`` in ``style`` and write it to ``output`` (.mp4, .mov or .gif).
@@ -175,7 +176,8 @@ def stylize_video(
     output's long side (default: the clip's). ``work_dir`` keeps painted frames so a rerun after a
     kill or a cancel resumes; it is deleted after success unless ``keep_work``. Other keyword
     options go to the engine (fast: strength, tile_size, device, precision; quality: iterations, …).
-    Progress: one :class:`IterationEvent` and one :class:`PreviewEvent` per frame.
+    Progress: one :class:`IterationEvent` and one :class:`PreviewEvent` per frame. ``label`` names
+    the clip in messages (default: its path; a server passes the uploaded file's name).
     """
     start = time.perf_counter()
     report = progress or ignore
@@ -186,15 +188,16 @@ def stylize_video(
     painter = FramePainter(mode, styles, color_mode, options, cancel)
     limits = limits or VideoLimits.from_env()
 
-    with VideoReader(source, limits) as reader:
+    label = label or str(source)
+    with VideoReader(source, limits, label=label) as reader:
         info = reader.info
         if mode == "quality" and (info.frames or 0) > max_quality_frames:
             raise VideoError(
-                f"{source}: {info.frames} frames is too long for quality mode (at most {max_quality_frames}; "
+                f"{label}: {info.frames} frames is too long for quality mode (at most {max_quality_frames}; "
                 "use fast mode)"
             )
         out_size = output_size(info.width, info.height, size)
-        limits.check_frame(str(source), *out_size)
+        limits.check_frame(label, *out_size)
         work = None
         if work_dir is not None:  # the painted frames of a run with the same input and options
             key = {
@@ -225,9 +228,7 @@ def stylize_video(
             for frame in reader.frames(lambda packet: writer.write_audio(packet, reader.start)):
                 index = frame.index
                 if mode == "quality" and index >= max_quality_frames:
-                    raise VideoError(
-                        f"{source}: too long for quality mode (over {max_quality_frames} frames)"
-                    )
+                    raise VideoError(f"{label}: too long for quality mode (over {max_quality_frames} frames)")
                 out = frames.paint(index, _fit(frame.rgb, out_size))
                 writer.write(out, frame.time)
                 _report_frame(report, out, index, info.frames, frames.painted, time.perf_counter() - start)

@@ -61,6 +61,7 @@ def poster(rt: Runtime, data: bytes, name: str, size: int | None) -> bytes:
                     f"Impasto paints {MIN_SIDE} px or more a side (give a larger size)"
                 )
             first = next(reader.frames(), None)
+            reader.scan()  # what the clip holds, not what its header says: every frame counted
     if first is None:
         raise VideoError(f"{name}: the video track has no frames")
     image = Image.fromarray(first.rgb)

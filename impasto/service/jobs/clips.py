@@ -184,6 +184,7 @@ def paint(job: Job, ctx: JobContext, progress: ProgressCallback, cancel: CancelT
         output,
         work_dir=folder / "frames",
         limits=ctx.video_limits,
+        label=job.content_name,  # the uploaded file's name: no server path in any message
         progress=report,
         cancel=cancel,
         **options.engine_kwargs(),
