@@ -7,8 +7,13 @@ Classes: over-sized pictures (a 1-bit PNG bomb; PNG, JPEG, GIF, BMP, TIFF and We
 declaring 12000x9000 up to 2^31 x 1 or 100000x100000) as photo, style, gallery upload and one-shot
 stylize, in JSON and multipart; empty, blank and non-JSON bodies with each content type; hostile
 JSON (deep nesting, 5000-digit numbers, NaN); broken Base64, random bytes, truncated and empty
-pictures; text and truncated clips and two clips in one request. Before them it makes a baseline
-(a saved style and a job); after them it checks the baseline is intact.
+pictures; text and truncated clips and two clips in one request; and the hostile clip classes of
+issue 22 (zero bytes, text, a still image, truncated MP4, sound only, a GIF of 10,000 frames, a header
+declaring 8192x8192, a stream growing to 8192x8192 mid-clip, an hour at 1 fps with no duration, a
+streamed MKV longer than the limit; and clips that must work: odd 255x191, WebM, a streamed MKV
+within the limits), each with what it must get (422, or a job) and the server's peak RSS while it
+was sent. Before them it makes a baseline (a saved style and a job); after them it checks the
+baseline is intact.
 
 Prints one line per failure and a summary, ``cases=N 5xx=0 tracebacks=0 hangs=0 lost=0`` (and the
 server's peak RSS when it started the server); exits 1 unless all four are 0. ``5xx``: answers of
@@ -26,6 +31,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +42,7 @@ import httpx
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the shared corpus
+from support.clips import make_clip, many_frame_gif, raw_h264, shapes, sound_only, streamed
 from support.hostile import OVERSIZED
 
 Send = Callable[[httpx.Client], httpx.Response]
@@ -122,6 +129,33 @@ def file_cases() -> dict[str, Send]:
     return cases
 
 
+def _half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def _clip(name: str, frames: list[Any], **kwargs: Any) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        return make_clip(Path(tmp) / name, frames, **kwargs).read_bytes()
+
+
+#: class: (file name, how to make it, what it must get: 422 or 201)
+CLIP_CLASSES: dict[str, tuple[str, Callable[[], bytes], int]] = {
+    "zero bytes": ("empty.mp4", lambda: b"", 422),
+    "text as .mp4": ("notes.mp4", lambda: b"words, not a clip\n" * 50, 422),
+    "a still image": ("photo.mp4", picture, 422),
+    "truncated MP4": ("cut.mp4", lambda: _half(_clip("c.mp4", [shapes(i) for i in range(24)])), 422),
+    "sound only": ("song.mp4", sound_only, 422),
+    "GIF of 10,000 frames": ("dots.gif", lambda: many_frame_gif(10_000), 422),
+    "header declaring 8192x8192": ("huge.h264", lambda: raw_h264(8192, 8192, 1), 422),
+    "stream growing to 8192x8192": ("grows.h264", lambda: raw_h264(64, 64, 3) + raw_h264(8192, 8192, 1), 422),
+    "an hour at 1 fps, 16x16, no duration": ("hour.h264", lambda: raw_h264(16, 16, 3600, fps=1), 422),
+    "streamed MKV of 75 s": ("live.mkv", lambda: streamed(75 * 12), 422),
+    "odd sides 255x191": ("odd.mp4", lambda: _clip("o.mp4", [shapes(i, 255, 191) for i in range(6)]), 201),
+    "WebM (VP8)": ("walk.webm", lambda: _clip("w.webm", [shapes(i) for i in range(6)], codec="libvpx"), 201),
+    "streamed MKV within the limits": ("short.mkv", lambda: streamed(12), 201),
+}
+
+
 def all_cases() -> dict[str, Send]:
     cases: dict[str, Send] = {}
     for name, (make, _, _) in OVERSIZED.items():
@@ -169,14 +203,63 @@ def served(port: int) -> Iterator[tuple[str, Path, int]]:
             server.wait(30)
 
 
-def peak_rss_mb(pid: int) -> float | None:
+def peak_rss_mb(pid: int, field: str = "VmHWM") -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         return None
     return None
+
+
+@contextmanager
+def rss_sampled(pid: int | None) -> Iterator[list[float]]:
+    """The server's resident memory, sampled every 10 ms while the block runs (its peak: max())."""
+    samples: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set() and pid is not None:
+            rss = peak_rss_mb(pid, "VmRSS")
+            if rss is not None:
+                samples.append(rss)
+            done.wait(0.01)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        done.set()
+        thread.join()
+
+
+def clip_classes(client: httpx.Client, pid: int | None) -> tuple[int, int, int, int]:
+    """Each hostile clip class once, with what it got and the server's peak RSS meanwhile; returns
+    (cases, wrong answers, 5xx, tracebacks in answers)."""
+    wrong = errors = traces = 0
+    for name, (filename, make, expected) in CLIP_CLASSES.items():
+        data = make()
+        files = {"video": (filename, data, "video/mp4")}
+        with rss_sampled(pid) as samples:
+            started = time.perf_counter()
+            r = client.post("/api/v1/videos", files=files, data={"style_name": "udnie"})
+            took = time.perf_counter() - started
+        detail = (
+            r.json().get("detail", "")
+            if r.headers.get("content-type", "").startswith("application/json")
+            else ""
+        )
+        peak = f"{max(samples):.0f} MB" if samples else "n/a"
+        print(
+            f"clip {name} ({len(data)} bytes): {r.status_code} in {took:.2f} s, server RSS peak {peak}: "
+            f"{str(detail)[:110]}"
+        )
+        wrong += r.status_code != expected
+        errors += r.status_code >= 500
+        traces += "Traceback" in r.text or "/tmp/" in str(detail)
+    return len(CLIP_CLASSES), wrong, errors, traces
 
 
 def baseline(client: httpx.Client) -> dict[str, str]:
@@ -198,7 +281,9 @@ def lost(client: httpx.Client, kept: dict[str, str]) -> list[str]:
     return missing
 
 
-def run(url: str, log: Path | None, key: str | None, timeout: float) -> dict[str, Any]:
+def run(
+    url: str, log: Path | None, key: str | None, timeout: float, pid: int | None = None
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     failures = {"5xx": 0, "tracebacks": 0, "hangs": 0, "lost": 0, "dropped": 0}
     seen = log.stat().st_size if log and log.exists() else 0
@@ -223,6 +308,9 @@ def run(url: str, log: Path | None, key: str | None, timeout: float) -> dict[str
             if "Traceback" in r.text:
                 failures["tracebacks"] += 1
                 print(f"traceback in the answer: {name}")
+        count, wrong, errors, traces = clip_classes(client, pid)
+        failures["5xx"] += errors
+        failures["tracebacks"] += traces
         for thing in lost(client, kept):
             failures["lost"] += 1
             print(f"lost: {thing}")
@@ -231,7 +319,7 @@ def run(url: str, log: Path | None, key: str | None, timeout: float) -> dict[str
         with log.open("rb") as text:
             text.seek(seen)
             failures["tracebacks"] += text.read().count(b"Traceback")
-    return {"cases": len(cases), **failures, "health": health}
+    return {"cases": len(cases) + count, **failures, "clip_wrong": wrong, "health": health}
 
 
 def main() -> None:
@@ -248,7 +336,7 @@ def main() -> None:
         result, peak = run(args.url, args.log, args.key, args.timeout), None
     else:
         with served(args.port) as (url, log, pid):
-            result = run(url, log, args.key, args.timeout)
+            result = run(url, log, args.key, args.timeout, pid)
             peak = peak_rss_mb(pid)
     summary = " ".join(f"{k}={v}" for k, v in result.items() if k != "health")
     print(
@@ -256,7 +344,8 @@ def main() -> None:
         + (f" server_peak_rss={peak:.0f}MB" if peak is not None else "")
         + f" health={result['health']}"
     )
-    sys.exit(0 if all(result[k] == 0 for k in ("5xx", "tracebacks", "hangs", "lost", "dropped")) else 1)
+    failed = ("5xx", "tracebacks", "hangs", "lost", "dropped", "clip_wrong")
+    sys.exit(0 if all(result[k] == 0 for k in failed) else 1)
 
 
 if __name__ == "__main__":

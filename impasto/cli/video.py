@@ -14,6 +14,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..color import COLOR_MODES
+from ..fast.options import FastOptions
+from ..options import add_cli_flag, schema
 from ..progress import Event, IterationEvent
 from .stylize import add_device_arguments, check_engine_flags, parse_styles
 
@@ -44,16 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
         nargs="?",
         const="luminance",
         default="none",
-        choices=["none", "luminance", "histogram"],
+        choices=list(COLOR_MODES),
         help="keep the clip's colours",
     )
-    p.add_argument("--strength", type=float, help="fast mode: 0 (clip's own style) to 1 (full style)")
-    p.add_argument("--tile-size", type=int, help="fast mode: tile size in px for large frames")
-    p.add_argument(
-        "--brush",
-        help="fast mode: size of the marks relative to the frame: fine, medium (default), broad, "
-        "a number from 0 (fine) to 1 (broad), or native",
-    )
+    fast = schema(FastOptions)  # type, range and help: the fast engine's own
+    for name in ("strength", "tile_size", "brush"):
+        add_cli_flag(p, fast[name], help_prefix="fast mode: ")
     p.add_argument("--iterations", type=int, help="quality mode: iterations per frame after the first")
     p.add_argument(
         "--stability",

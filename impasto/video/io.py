@@ -117,7 +117,7 @@ class VideoReader:
         if self.path.stat().st_size == 0:
             raise VideoError(f"{self.label}: empty file")
         try:
-            self.container: Any = av.open(str(self.path), "r")
+            self.container: Any = av.open(str(self.path), "r", stream_options=_probe_options(limits))
         except av.EOFError:
             raise VideoError(
                 f"{self.label}: the clip ends before its first frame (no frames, or cut short)"
@@ -207,7 +207,7 @@ class VideoReader:
         decoded) and counted with its timestamp, every keyframe decoded alone for the picture size
         it brings (a stream may grow mid-clip). Stops at the first packet over a limit, so it takes
         at most ``max_frames`` packets; returns ``(frames, seconds)``."""
-        with av.open(str(self.path), "r") as container:
+        with av.open(str(self.path), "r", stream_options=_probe_options(self.limits)) as container:
             video = container.streams.video[0]
             ctx = video.codec_context
             ctx.skip_frame, ctx.thread_count = "NONKEY", 1
@@ -267,6 +267,12 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _probe_options(limits: VideoLimits) -> Any:  # a dict per stream (PyAV's stubs say list[str])
+    """Options for the decoders FFmpeg opens to probe a file: no picture over the limit is
+    allocated (a header declaring 8192x8192 costs ~20 MB to read, not ~150 MB)."""
+    return [{"max_pixels": str(limits.max_frame_pixels)}] * 16  # one per stream; more are ignored
 
 
 def _bounded(ctx: Any, limits: VideoLimits) -> None:
