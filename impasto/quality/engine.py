@@ -413,13 +413,9 @@ class Run:
         start = tick = time.perf_counter()
         cancelled = False
         while done < self.plan.scales[index].iterations:
-            if self.cancel is not None and self.cancel.cancelled:
-                cancelled = True
-                break
-            if done and self.over_budget(index):
-                self.plan = Plan(
-                    tuple(Scale(s.size, done) if i == index else s for i, s in enumerate(self.plan.scales))
-                )
+            stop = self._stop(index, done)
+            if stop is not None:
+                cancelled = stop == "cancelled"
                 break
             before = image.detach().clone()
             optimizer.step(closure)  # evaluates the losses of `before`, then moves
@@ -439,25 +435,7 @@ class Run:
             tick = now
             if index == 0 and done == 2:  # the first warm-up-free figure: plan the budget with it
                 self.replan(index)
-            planned = self.plan.scales[index].iterations
-            units, total = self.work()
-            self.report(
-                IterationEvent(
-                    index + 1,
-                    len(self.plan.scales),
-                    scale.size,
-                    done,
-                    planned,
-                    self.step,
-                    self.plan.steps,
-                    dict(losses),
-                    self.timer.elapsed(),
-                    self.timer.eta(total - units),
-                    min(1.0, units / total),
-                )
-            )
-            if self.opts.preview_every and self.step % self.opts.preview_every == 0:
-                self.report(PreviewEvent(self.step, to_image(image)))
+            self._report_iteration(index, done, losses, image)
         if isinstance(optimizer, LBFGS) and optimizer.curvature is not None:
             self.curvature_per_pixel = optimizer.curvature / pixels
         with torch.no_grad():
@@ -470,6 +448,39 @@ class Run:
         if not done or final_losses["total"] <= best_loss:
             best, best_losses = image.detach().clone(), final_losses
         return ScaleOutcome(best, best_losses, self.per_iteration(start, done), cancelled)
+
+    def _stop(self, index: int, done: int) -> str | None:
+        """Why the scale stops before its planned iterations: "cancelled", or "budget" (the plan
+        then says how many it ran), or ``None`` to go on."""
+        if self.cancel is not None and self.cancel.cancelled:
+            return "cancelled"
+        if done and self.over_budget(index):
+            scales = self.plan.scales
+            self.plan = Plan(tuple(Scale(s.size, done) if i == index else s for i, s in enumerate(scales)))
+            return "budget"
+        return None
+
+    def _report_iteration(self, index: int, done: int, losses: dict[str, float], image: Tensor) -> None:
+        """One iteration's event (the share of the work done and the time left), and a preview
+        every ``preview_every`` steps."""
+        units, total = self.work()
+        self.report(
+            IterationEvent(
+                index + 1,
+                len(self.plan.scales),
+                self.plan.scales[index].size,
+                done,
+                self.plan.scales[index].iterations,
+                self.step,
+                self.plan.steps,
+                dict(losses),
+                self.timer.elapsed(),
+                self.timer.eta(total - units),
+                min(1.0, units / total),
+            )
+        )
+        if self.opts.preview_every and self.step % self.opts.preview_every == 0:
+            self.report(PreviewEvent(self.step, to_image(image)))
 
     @staticmethod
     def per_iteration(start: float, done: int) -> float:
