@@ -115,7 +115,9 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     header_timeout: float = 10.0  # seconds a client may take to send a request's headers
     body_timeout: float = 120.0  # seconds a client may take to send a request's body
-    # Video jobs: the largest clip taken (checked at upload, and again by the worker as it decodes)
+    # Video jobs: the largest clip taken (checked at upload, and again by the worker as it decodes).
+    # The service narrows the library's own limits (VideoLimits: 10 min, 4K, for one's own machine)
+    # to what a shared server should paint for anyone: a minute of 1080p; the same variables set both.
     max_video_bytes: int = 32 * 1024 * 1024  # one uploaded clip (within max_request_bytes)
     video_max_seconds: float = 60.0
     video_max_pixels: int = 1920 * 1080  # per frame, input and output
