@@ -108,10 +108,20 @@ def rotate(rgb: np.ndarray, rotation: int) -> np.ndarray:
 class VideoReader:
     """Open a clip, check it against ``limits``, then stream its frames (and audio packets)."""
 
-    def __init__(self, path: str | os.PathLike[str], limits: VideoLimits, label: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        limits: VideoLimits,
+        label: str | None = None,
+        *,
+        check: bool = False,
+    ) -> None:
+        """``check``: the reader only checks the clip (an upload): its decoder then allocates no
+        picture over the limit at all, so frames it still held when a larger one came may be lost."""
         self.path = Path(path)
         self.label = label or str(path)
         self.limits = limits
+        self.check = check
         if not self.path.is_file():
             raise VideoError(f"{self.label}: no such file")
         if self.path.stat().st_size == 0:
@@ -145,6 +155,8 @@ class VideoReader:
         ctx = video.codec_context
         if not ctx.width or not ctx.height:
             raise VideoError(f"{self.label}: the video track has no picture size (damaged file?)")
+        if self.check:
+            _bounded(ctx, self.limits)
         fps = video.average_rate or video.guessed_rate or video.base_rate or Fraction(25)
         seconds = None
         if video.duration is not None and video.time_base is not None:

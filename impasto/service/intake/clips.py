@@ -50,7 +50,7 @@ def poster(rt: Runtime, data: bytes, name: str, size: int | None) -> bytes:
     with tempfile.TemporaryDirectory(prefix="impasto-upload-") as tmp:
         path = Path(tmp) / "clip"
         path.write_bytes(data)
-        with VideoReader(path, limits, label=name) as reader:
+        with VideoReader(path, limits, label=name, check=True) as reader:
             info = reader.info
             painted = output_size(info.width, info.height, size)
             limits.check_frame(name, *painted)
