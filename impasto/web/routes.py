@@ -21,6 +21,7 @@ from ..errors import InvalidInput
 from ..service import gallery
 from ..service.identity import owners
 from ..service.identity.owners import Owner, owned_job, owner_filter
+from ..service.intake import common as intake_common
 from ..service.intake import pictures as intake
 from ..service.jobs.core import delete_job, failure_kind, get_job, rate_job
 from ..service.jobs.queries import ahead_of, events_after, find_jobs, preview_sha
@@ -396,7 +397,7 @@ async def add_gallery_style(request: Request, rt: RT, me: Me) -> StyleOut:
         raise InvalidInput("send application/json or multipart/form-data")
     client = client_id(request)
     return style_out(
-        await run_in_threadpool(lambda: intake.add_to_gallery(rt, name, data, owner=me, client=client))
+        await run_in_threadpool(lambda: intake_common.add_to_gallery(rt, name, data, owner=me, client=client))
     )
 
 

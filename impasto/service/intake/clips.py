@@ -3,7 +3,7 @@
 refused with a clear message (HTTP 422) before anything is stored or queued.
 
 The rules for the style (a gallery name or an uploaded picture, optionally saved), the rate limit
-and the queue's length are the pictures' own (:mod:`impasto.service.intake.pictures`).
+and the queue's length are every kind's (:mod:`.common`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ..jobs.core import create_job, resolve_style
 from ..jobs.progress import PREVIEW_SIDE
 from ..runtime import Runtime
 from ..storage.models import Job, JobKind
-from . import pictures as intake
+from . import common
 
 NO_CLIP = "choose a clip to paint (MP4, WebM, MOV or animated GIF)"
 
@@ -78,24 +78,24 @@ def submit_video(rt: Runtime, sub: VideoSubmission, client: str, owner: Owner = 
         raise InvalidInput(NO_CLIP)
     if len(sub.video) > settings.max_video_bytes:
         raise TooLarge(f"the clip is larger than {settings.max_video_bytes / 2**20:.0f} MiB")
-    intake.check_style_choice(sub.style, sub.style_name, sub.save_style_as)
+    common.check_style_choice(sub.style, sub.style_name, sub.save_style_as)
     viewer = owner_filter(owner)
     style = resolve_style(rt.db, sub.style_name, viewer) if sub.style_name else None
     if sub.options.blend_style:
         resolve_style(rt.db, sub.options.blend_style, viewer)  # refused now, not when it runs
     if sub.save_style_as:
-        intake._room_for_a_style(rt, owner)
-    intake._room_in_queue(rt, sub.options.mode, 1, owner)
-    intake._take(rt, client)
+        common.room_for_a_style(rt, owner)
+    common.room_in_queue(rt, sub.options.mode, 1, owner)
+    common.take(rt, client)
     first = poster(rt, sub.video, sub.video_name, sub.options.size)
     if sub.style is not None:
         check_style_shape(image_size(sub.style, "style picture", rt.settings.max_pixels), "style picture")
-    intake.room_to_store(rt, len(sub.video) + len(first) + len(sub.style or b""))
+    common.room_to_store(rt, len(sub.video) + len(first) + len(sub.style or b""))
     with rt.pins.hold() as pin:  # until the job's row refers to them (no deletion can take them)
         for data in (sub.video, first):
             pin(sha256_bytes(data))
         source_sha, poster_sha = rt.store.put(sub.video), rt.store.put(first)
-        style = intake.keep_style(rt, style, sub.style, sub.save_style_as, owner, pin)
+        style = common.keep_style(rt, style, sub.style, sub.save_style_as, owner, pin)
         job = create_job(
             rt.db,
             content_sha=poster_sha,
@@ -106,7 +106,7 @@ def submit_video(rt: Runtime, sub: VideoSubmission, client: str, owner: Owner = 
             source_sha=source_sha,
             owner=owner.id,
         )
-    intake.queue(rt, [job])
+    common.queue(rt, [job])
     return job
 
 
