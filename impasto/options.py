@@ -7,8 +7,9 @@ Everything else derives from it:
 * the engines' own checks (:func:`check`: choices from the ``Literal`` type, ranges from :class:`Opt`);
 * the CLI flags of ``impasto stylize`` (:func:`cli_flags`, :func:`add_cli_flag`: type, range,
   choices, and "(default …)" from the dataclass default);
-* the REST API's and the job rows' options (:func:`pydantic_fields`): same type, range and help;
-  where the service deliberately narrows a range it says so in one place, naming the reason.
+* the REST API's and the job rows' options (built by the service from :func:`schema`): the same
+  type, range and help; where the service deliberately narrows a range it says so in one place, naming the reason
+  (:mod:`impasto.service.jobs.fields`).
 
 A new engine option is one field on its dataclass; ``cli=True`` gives it a flag and ``api=True`` a
 field in the REST API, the job options and the page's form.
@@ -218,20 +219,6 @@ def add_cli_flag(parser: argparse.ArgumentParser, field: Field, help_prefix: str
     parser.add_argument(flag, **kwargs)
 
 
-# --- the service's schemas ------------------------------------------------------------------
-
-
-def pydantic_kwargs(field: Field, **narrowed: Any) -> dict[str, Any]:
-    """``pydantic.Field`` keyword arguments with the option's range and help; ``narrowed`` replaces
-    some (the service's own limits, each named where it is given)."""
-    kwargs: dict[str, Any] = {"default": None, "description": field.opt.help}
-    for key in ("ge", "le", "gt"):
-        if getattr(field.opt, key) is not None:
-            kwargs[key] = getattr(field.opt, key)
-    kwargs.update(narrowed)
-    return kwargs
-
-
 __all__ = [
     "Field",
     "Opt",
@@ -240,6 +227,5 @@ __all__ = [
     "cli_flags",
     "either",
     "literal_choices",
-    "pydantic_kwargs",
     "schema",
 ]
