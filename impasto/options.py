@@ -8,8 +8,8 @@ Everything else derives from it:
 * the CLI flags of ``impasto stylize`` (:func:`cli_flags`, :func:`add_cli_flag`: type, range,
   choices, and "(default …)" from the dataclass default);
 * the REST API's and the job rows' options (built by the service from :func:`schema`): the same
-  type, range and help; where the service deliberately narrows a range it says so in one place, naming the reason
-  (:mod:`impasto.service.jobs.fields`).
+  type, range and help; where the service deliberately narrows a range it says so in one place,
+  naming the reason (:mod:`impasto.service.jobs.fields`).
 
 A new engine option is one field on its dataclass; ``cli=True`` gives it a flag and ``api=True`` a
 field in the REST API, the job options and the page's form.
