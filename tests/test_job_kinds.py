@@ -68,6 +68,9 @@ class Mirror:
         self.swept_dirs.append(work_dir)
         return 3
 
+    def served(self, job: Job) -> dict[str, kinds.Served]:
+        return {"original": kinds.Served(job.content_sha, "image/png")} if job.result_sha else {}
+
 
 @pytest.fixture
 def mirror() -> Iterator[Mirror]:

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..service.identity import owners
 from ..service.identity.owners import Owner
-from ..service.jobs.clips import FORMATS
+from ..service.jobs import kinds
 from ..service.runtime import Runtime
 from ..service.storage.store import BlobNotFound
 from .deps import image_response, job_image_of, runtime
@@ -39,13 +39,14 @@ def shared_page(token: Token, request: Request, rt: RT) -> Response:
 def shared_clip(token: Token, request: Request, rt: RT, download: bool = False) -> Response:
     """The painted clip of a shared video job; 404 for a picture's link."""
     job, _ = owners.shared_job(rt.db, token)
-    if job.video_sha is None:
+    file = kinds.of(job.kind).served(job).get("video")
+    if file is None:
         raise BlobNotFound("clip")
-    mime = FORMATS.get(str(job.options.get("format", "mp4")), "video/mp4")
+    mime = file.media_type or "video/mp4"
     suffix = "gif" if mime == "image/gif" else "mp4"
     name = download_name(job.content_name, job.style_name, "video", "video")
-    data = rt.store.get(job.video_sha)
-    return clip_response(data, mime, job.video_sha, request, f"{name}.{suffix}" if download else None)
+    data = rt.store.get(file.sha)
+    return clip_response(data, mime, file.sha, request, f"{name}.{suffix}" if download else None)
 
 
 @router.get("/s/{token}/{kind}", response_class=Response)

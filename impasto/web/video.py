@@ -19,9 +19,9 @@ from ..errors import ImpastoError, InvalidInput, NotFound
 from ..service import gallery
 from ..service.identity.owners import Owner, owned_job, owner_filter
 from ..service.intake import clips as video_intake
+from ..service.jobs import kinds
 from ..service.jobs.clips import (
     DEFAULT_STABILITY,
-    FORMATS,
     VIDEO_OPTION_FIELDS,
     VideoOptions,
     video_options_from,
@@ -148,14 +148,12 @@ def job_clip(
     """``(bytes, sha, mime)`` of the painted or uploaded clip of a video job ``owner`` may see; 404
     when it has none (or is another's)."""
     job = owned_job(rt.db, job_id, owner)
-    sha = job.video_sha if which == "video" else job.source_sha
-    if sha is None:
+    file = kinds.of(job.kind).served(job).get(which)
+    if file is None:
         what = "no painted clip (yet)" if which == "video" else "no uploaded clip: not a video job"
         raise NotFound(f"this job has {what}")
-    data = rt.store.get(sha)
-    if which == "video":
-        return data, sha, FORMATS.get(str(job.options.get("format", "mp4")), "video/mp4")
-    return data, sha, clip_mime(data)
+    data = rt.store.get(file.sha)
+    return data, file.sha, file.media_type or clip_mime(data)
 
 
 def _suffix(mime: str) -> str:

@@ -232,6 +232,17 @@ class Clips:
     def sweep(self, db: Database, work_dir: Path) -> int:
         return sweep_work(db, work_dir)
 
+    def served(self, job: Job) -> dict[str, kinds.Served]:
+        """``video``: the painted clip (once painted), in the format asked for; ``source``: the
+        uploaded one (its type read from its bytes)."""
+        files = {}
+        if job.video_sha is not None:
+            mime = FORMATS.get(str(job.options.get("format", "mp4")), "video/mp4")
+            files["video"] = kinds.Served(job.video_sha, mime)
+        if job.source_sha is not None:
+            files["source"] = kinds.Served(job.source_sha)
+        return files
+
 
 CLIPS = kinds.register(Clips())
 

@@ -9,6 +9,7 @@ Pictures (:mod:`.pictures`) and clips (:mod:`.clips`) are the two kinds; each re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -62,6 +63,19 @@ class Kind(Protocol):
         """Delete what jobs of this kind left behind in ``work_dir`` (ended, or gone); how many."""
         ...
 
+    def served(self, job: Job) -> dict[str, Served]:
+        """The files a job of this kind serves besides its pictures (photo, style, previews,
+        result, which every kind has), by name: a clip's painted and uploaded clips, say."""
+        ...
+
+
+@dataclass(frozen=True)
+class Served:
+    """A file a job serves: its blob, and its media type (``None``: read it from the bytes)."""
+
+    sha: str
+    media_type: str | None = None
+
 
 class StoppedEarly(Exception):
     """A run that was asked to stop and still made something worth keeping (the quality engine
@@ -103,4 +117,14 @@ def every() -> list[Kind]:
     return list(_KINDS.values())
 
 
-__all__ = ["Kind", "KindOptions", "StoppedEarly", "UnknownKind", "every", "of", "register", "unregister"]
+__all__ = [
+    "Kind",
+    "KindOptions",
+    "Served",
+    "StoppedEarly",
+    "UnknownKind",
+    "every",
+    "of",
+    "register",
+    "unregister",
+]

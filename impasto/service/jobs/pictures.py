@@ -146,6 +146,9 @@ class Pictures:
     def sweep(self, db: Database, work_dir: Path) -> int:
         return 0
 
+    def served(self, job: Job) -> dict[str, kinds.Served]:
+        return {}  # its pictures only
+
 
 PICTURES = kinds.register(Pictures())
 
