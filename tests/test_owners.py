@@ -5,6 +5,7 @@ are read-only and revocable; forms need their CSRF token. On SQLite and PostgreS
 from __future__ import annotations
 
 import base64
+import io
 import os
 import stat
 import threading
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from support.fakes import FakeEngine
 from support.images import png
 from support.web import as_browser, client_for, csrf_token, wait_for
@@ -623,6 +625,12 @@ def test_style_names_are_per_owner_so_a_private_name_is_never_revealed(app_clien
         assert r.status_code == 201 and r.json()["name"] == "monet-x", r.text
     own = {who: who.get("/api/v1/styles/monet-x/image").content for who in (alice, bob)}
     assert own[alice] == base64.b64decode(red) and own[bob] == base64.b64decode(blue)
+    thumbs = {who: who.get("/api/v1/styles/monet-x/image?thumb=64") for who in (alice, bob)}  # Alice's first
+    colours = {
+        who: Image.open(io.BytesIO(r.content)).convert("RGB").getpixel((5, 5)) for who, r in thumbs.items()
+    }
+    assert colours[alice][0] > 150 and colours[bob][2] > 150  # each their own: no cache keyed by the name
+    assert thumbs[alice].headers["etag"] != thumbs[bob].headers["etag"]
     for who, color in ((alice, "red"), (bob, "blue")):  # a job by name paints with one's own
         r = who.post("/api/v1/jobs", json={"content": PHOTO, "style_name": "monet-x"})
         job = wait_for(who, r.json()["jobs"][0]["id"])

@@ -366,3 +366,18 @@ def test_the_sweep_deletes_work_folders_of_jobs_that_ended_or_are_gone(tmp_path:
     assert report.work_folders_deleted == 2
     assert sorted(p.name for p in root.iterdir()) == sorted([queued.id, "not-a-job"])
     db.dispose()
+
+
+def test_a_shared_clip_is_revalidated_so_a_revoke_holds_at_once(
+    client: TestClient, painter: Painter, clip: bytes
+) -> None:
+    """As the shared pictures: a shared clip was cacheable for an hour after its link was revoked."""
+    job = wait_for(client, upload(client, clip).json()["id"])
+    link = client.post(f"/api/v1/jobs/{job['id']}/shares", json={}).json()
+    stranger = TestClient(client.app, base_url=str(client.base_url))
+    first = stranger.get(f"{link['url']}/video")
+    assert first.status_code == 200 and first.headers["cache-control"] == "private, no-cache"
+    again = {"If-None-Match": first.headers["etag"]}
+    assert stranger.get(f"{link['url']}/video", headers=again).status_code == 304
+    assert client.delete(f"/api/v1/jobs/{job['id']}/shares/{link['token']}").status_code == 204
+    assert stranger.get(f"{link['url']}/video", headers=again).status_code == 404

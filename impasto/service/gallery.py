@@ -241,12 +241,22 @@ def delete(
 def image_bytes(db: Database, store: BlobStore, name: str, viewer: str | None = None) -> bytes | None:
     """The style's picture as stored bytes (saved) or PNG (built-in); ``None`` if unknown (or
     not ``viewer``'s to see)."""
+    found = image_of(db, store, name, viewer)
+    return found[0] if found is not None else None
+
+
+def image_of(
+    db: Database, store: BlobStore, name: str, viewer: str | None = None
+) -> tuple[bytes, str] | None:
+    """The style's picture and a tag that names that picture, not the name: two owners' styles of
+    one name are two pictures (a cache keyed by the name would hand one's to the other)."""
     entry = find(db, name, viewer)
     if entry is None:
         return None
     if entry.sha:
-        return store.get(entry.sha)
-    return _builtin_png(name)
+        return store.get(entry.sha), entry.sha
+    data = _builtin_png(name)
+    return (data, f"style-{name}") if data is not None else None
 
 
 @functools.lru_cache(maxsize=64)

@@ -424,10 +424,11 @@ def style_picture(
     me: Me,
     thumb: Annotated[int | None, Query(ge=32, le=1024)] = None,
 ) -> Response:
-    data = gallery.image_bytes(rt.db, rt.store, name, owner_filter(me))
-    if data is None:
+    found = gallery.image_of(rt.db, rt.store, name, owner_filter(me))
+    if found is None:
         raise BlobNotFound("style")
-    return image_response(data, etag=f"style-{name}", thumb=thumb, request=request)
+    data, etag = found  # the picture's own tag: two owners' "monet-x" are two pictures
+    return image_response(data, etag=etag, thumb=thumb, request=request)
 
 
 # --- one shot -------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ def shared_clip(token: Token, request: Request, rt: RT, download: bool = False) 
     suffix = "gif" if mime == "image/gif" else "mp4"
     name = download_name(job.content_name, job.style_name, "video", "video")
     data = rt.store.get(file.sha)
-    return clip_response(data, mime, file.sha, request, f"{name}.{suffix}" if download else None)
+    saved = f"{name}.{suffix}" if download else None
+    return clip_response(data, mime, file.sha, request, saved, cache=REVALIDATE)  # a revoke holds at once
 
 
 @router.get("/s/{token}/{kind}", response_class=Response)

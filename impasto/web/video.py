@@ -121,10 +121,17 @@ def clip_mime(data: bytes) -> str:
     return "application/octet-stream"
 
 
-def clip_response(data: bytes, mime: str, etag: str, request: Request, download: str | None) -> Response:
+def clip_response(
+    data: bytes,
+    mime: str,
+    etag: str,
+    request: Request,
+    download: str | None,
+    cache: str = "private, max-age=3600",
+) -> Response:
     """The clip, or the byte range asked for (``Range: bytes=a-b``: browsers seek with it)."""
     size = len(data)
-    headers = {"Accept-Ranges": "bytes", "ETag": f'"{etag}"', "Cache-Control": "private, max-age=3600"}
+    headers = {"Accept-Ranges": "bytes", "ETag": f'"{etag}"', "Cache-Control": cache}
     if download:
         headers["Content-Disposition"] = f'attachment; filename="{download}"'
     if request.headers.get("if-none-match") == headers["ETag"]:
