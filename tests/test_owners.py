@@ -629,7 +629,9 @@ def test_style_names_are_per_owner_so_a_private_name_is_never_revealed(app_clien
     colours = {
         who: Image.open(io.BytesIO(r.content)).convert("RGB").getpixel((5, 5)) for who, r in thumbs.items()
     }
-    assert colours[alice][0] > 150 and colours[bob][2] > 150  # each their own: no cache keyed by the name
+    red_one, blue_one = colours[alice], colours[bob]
+    assert isinstance(red_one, tuple) and isinstance(blue_one, tuple)
+    assert red_one[0] > 150 and blue_one[2] > 150  # each their own: no cache keyed by the name
     assert thumbs[alice].headers["etag"] != thumbs[bob].headers["etag"]
     for who, color in ((alice, "red"), (bob, "blue")):  # a job by name paints with one's own
         r = who.post("/api/v1/jobs", json={"content": PHOTO, "style_name": "monet-x"})
