@@ -19,7 +19,8 @@ from support.images import png
 from support.web import as_browser, client_for, wait_for
 
 from impasto.errors import VideoError
-from impasto.video import VideoLimits
+from impasto.video import VideoLimits, VideoReader
+from impasto.video import io as video_io
 from impasto.video import pipeline as video_pipeline
 
 #: the service's limits for these tests: small, so the clips are tiny and quick to make
@@ -129,3 +130,21 @@ def test_the_worker_names_a_clip_by_its_label_never_its_path(tmp_path: Path) -> 
     with pytest.raises(VideoError) as refused:
         video_pipeline.stylize_video(source, "udnie", tmp_path / "out.mp4", limits=limits, label="walk.h264")
     assert str(refused.value).startswith("walk.h264: ") and str(tmp_path) not in str(refused.value)
+
+
+def test_the_upload_decodes_keyframes_for_a_bounded_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clip of keyframes only is not decoded whole at upload: past KEY_FRAME_SECONDS the check
+    only counts packets (and the worker checks every frame it paints)."""
+    path = tmp_path / "grows.h264"
+    path.write_bytes(raw_h264(64, 64, 3) + raw_h264(320, 320, 2))
+    limits = VideoLimits(max_frame_pixels=256 * 256)
+    with (
+        VideoReader(path, limits, label="grows.h264", check=True) as reader,
+        pytest.raises(VideoError, match="frames are 320x320"),
+    ):
+        reader.scan()
+    monkeypatch.setattr(video_io, "KEY_FRAME_SECONDS", 0.0)
+    with VideoReader(path, limits, label="grows.h264", check=True) as reader:
+        assert reader.scan()[0] == 5  # every packet counted, no keyframe decoded

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,6 +31,9 @@ from ..errors import VideoError
 MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"})
 #: Output containers by suffix.
 OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".gif": "gif"}
+#: An upload's check decodes keyframes (for the picture size they bring) this long at most: a clip of
+#: keyframes only would otherwise be decoded whole at upload; past it the worker checks every frame.
+KEY_FRAME_SECONDS = 2.0
 #: Containers FFmpeg opens that are still images, not clips.
 STILL_FORMATS = ("image2", "_pipe", "tiff", "bmp")
 
@@ -218,15 +222,18 @@ class VideoReader:
         """Read the whole video track as it is, not as its header says: every packet demuxed (not
         decoded) and counted with its timestamp, every keyframe decoded alone for the picture size
         it brings (a stream may grow mid-clip). Stops at the first packet over a limit, so it takes
-        at most ``max_frames`` packets; returns ``(frames, seconds)``."""
-        with av.open(str(self.path), "r", stream_options=_probe_options(self.limits)) as container:
-            video = container.streams.video[0]
-            ctx = video.codec_context
-            ctx.skip_frame, ctx.thread_count = "NONKEY", 1
-            _bounded(ctx, self.limits)
-            fps = float(video.guessed_rate or video.average_rate or self.info.fps)
-            frames, first, last, seconds = 0, None, None, None
-            try:
+        at most ``max_frames`` packets, and decodes keyframes for :data:`KEY_FRAME_SECONDS` at most
+        (a clip of keyframes only; the worker checks every frame it paints); returns
+        ``(frames, seconds)``."""
+        started = time.monotonic()
+        frames, first, last, seconds = 0, None, None, None
+        try:
+            with av.open(str(self.path), "r", stream_options=_probe_options(self.limits)) as container:
+                video = container.streams.video[0]
+                ctx = video.codec_context
+                ctx.skip_frame, ctx.thread_count = "NONKEY", 1
+                _bounded(ctx, self.limits)
+                fps = float(video.guessed_rate or video.average_rate or self.info.fps)
                 for packet in container.demux(video):
                     if not packet.size:
                         continue
@@ -239,13 +246,13 @@ class VideoReader:
                     else:
                         seconds = frames / fps
                     self.limits.check_length(self.label, seconds, frames)
-                    if packet.is_keyframe:
+                    if packet.is_keyframe and time.monotonic() - started < KEY_FRAME_SECONDS:
                         packet.decode()
                         self.limits.check_frame(self.label, ctx.width, ctx.height)
-            except av.FFmpegError as exc:
-                raise VideoError(
-                    f"{self.label}: damaged or truncated video after {frames} frames ({_reason(exc)})"
-                ) from None
+        except av.FFmpegError as exc:
+            raise VideoError(
+                f"{self.label}: damaged or truncated video after {frames} frames ({_reason(exc)})"
+            ) from None
         return frames, seconds
 
     def frames(self, audio_sink: AudioSink | None = None) -> Iterator[VideoFrame]:
