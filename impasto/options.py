@@ -5,7 +5,7 @@ once, on the engine's options dataclass (:class:`impasto.quality.QualityOptions`
 Everything else derives from it:
 
 * the engines' own checks (:func:`check`: choices from the ``Literal`` type, ranges from :class:`Opt`);
-* the CLI flags of ``impasto stylize`` (:func:`cli_flags`, :func:`add_cli_flag`: type, range,
+* the CLI flags of ``impasto stylize`` (:func:`marked`, :func:`add_cli_flag`: type, range,
   choices, and "(default …)" from the dataclass default);
 * the REST API's and the job rows' options (built by the service from :func:`schema`): the same
   type, range and help; where the service deliberately narrows a range it says so in one place,
@@ -173,12 +173,13 @@ def default_text(field: Field) -> str:
 # --- the CLI --------------------------------------------------------------------------------
 
 
-def cli_flags(*classes: type) -> dict[str, Field]:
-    """The options with a flag, by name (the first class that has one wins: its help is used)."""
+def marked(flag: Literal["cli", "api"], *classes: type) -> dict[str, Field]:
+    """The options whose :class:`Opt` says ``flag`` (a CLI flag, a REST field), by name, in order;
+    an option of several classes is the first one's (its help is used)."""
     out: dict[str, Field] = {}
     for cls in classes:
         for name, field in schema(cls).items():
-            if field.opt.cli:
+            if getattr(field.opt, flag):
                 out.setdefault(name, field)
     return out
 
@@ -224,8 +225,8 @@ __all__ = [
     "Opt",
     "add_cli_flag",
     "check",
-    "cli_flags",
     "either",
     "literal_choices",
+    "marked",
     "schema",
 ]

@@ -19,7 +19,7 @@ from ..color import COLOR_MODES
 from ..errors import Cancelled, ImpastoError, OptionsError
 from ..fast.options import FastOptions
 from ..imageio import OUTPUT_FORMATS, output_format, save_image
-from ..options import add_cli_flag, cli_flags
+from ..options import add_cli_flag, marked
 from ..progress import CancelToken, DoneEvent, Event, IterationEvent, PreviewEvent, StageEvent, duration
 from ..quality.options import QualityOptions
 from ..styles import parse_weighted
@@ -27,7 +27,7 @@ from .gallery import use_saved_styles
 
 #: The engine options this command has flags for: those their schema marks ``cli`` (type, range,
 #: choices, help and default all come from :class:`QualityOptions` and :class:`FastOptions`).
-ENGINE_FLAG_FIELDS = cli_flags(QualityOptions, FastOptions)
+ENGINE_FLAG_FIELDS = marked("cli", QualityOptions, FastOptions)
 ENGINE_FLAGS = tuple(ENGINE_FLAG_FIELDS)
 EXIT_INTERRUPTED = 130
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}

@@ -15,7 +15,6 @@ from typing import Any, cast
 
 import numpy as np
 from PIL import Image
-from pydantic import ValidationError
 
 from ... import masks
 from ...errors import (
@@ -27,6 +26,7 @@ from ...imageio import check_paintable, check_style_shape, encode_image, image_s
 from .. import gallery
 from ..identity.owners import LOCAL, Owner, owned_job, owner_filter
 from ..jobs.core import StyleRef, create_job, resolve_style, store_image
+from ..jobs.fields import options_of
 from ..jobs.pictures import JobOptions, JobRegion, decode_mask
 from ..runtime import Runtime
 from ..storage.models import Job, JobKind
@@ -58,16 +58,7 @@ class Submission:
 
 def options_from(values: Mapping[str, Any]) -> JobOptions:
     """Job options from loosely typed fields (form strings, JSON); empty values are left out."""
-    try:
-        given = {k: v for k, v in values.items() if v not in (None, "")}
-        return cast(JobOptions, JobOptions.model_validate(given))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(
-            f"{where}: {first['msg']}",
-            exc.errors(include_url=False, include_context=False, include_input=False),
-        ) from None
+    return options_of(JobOptions, values)
 
 
 def submit(

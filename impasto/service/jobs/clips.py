@@ -20,14 +20,14 @@ import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from sqlalchemy import select
 
 from ...cache import atomic_write_bytes
-from ...errors import InvalidInput, VideoError
+from ...errors import VideoError
 from ...fast.options import FastOptions
 from ...imageio import encode_image
 from ...options import schema
@@ -38,7 +38,7 @@ from ..storage.db import Database
 from ..storage.models import Job, JobEvent, JobKind, Status
 from . import kinds
 from .context import JobContext
-from .fields import pydantic_field
+from .fields import options_of, pydantic_field
 
 #: Output containers a video job can make.
 FORMATS = {"mp4": "video/mp4", "gif": "image/gif"}
@@ -110,16 +110,7 @@ VIDEO_OPTION_FIELDS = tuple(VideoOptions.model_fields)
 
 def video_options_from(values: Mapping[str, Any]) -> VideoOptions:
     """Video options from loosely typed fields (form strings); empty values are left out."""
-    try:
-        given = {k: v for k, v in values.items() if v not in (None, "")}
-        return cast(VideoOptions, VideoOptions.model_validate(given))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(
-            f"{where}: {first['msg']}" if where else str(first["msg"]).removeprefix("Value error, "),
-            exc.errors(include_url=False, include_context=False, include_input=False),
-        ) from None
+    return options_of(VideoOptions, values)
 
 
 def work_folder(root: Path, job_id: str) -> Path:

@@ -4,11 +4,16 @@ and help. Where the service takes less than the engine, :data:`NARROWED` says so
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from pydantic import Field as PydanticField
 
-from ...options import Field, schema
+from ...errors import InvalidInput
+from ...options import Field
+
+M = TypeVar("M", bound=BaseModel)
 
 #: The service's own limits on engine options (everything else is the engines' range).
 NARROWED: dict[str, dict[str, Any]] = {
@@ -52,14 +57,18 @@ def pydantic_field(field: Field, description: str | None = None, **narrowed: Any
     return pydantic_type(field), PydanticField(**kwargs)
 
 
-def api_fields(*classes: type) -> dict[str, Field]:
-    """The options the service takes (``Opt(api=True)``), in order, the first class's first."""
-    out: dict[str, Field] = {}
-    for cls in classes:
-        for name, field in schema(cls).items():
-            if field.opt.api:
-                out.setdefault(name, field)
-    return out
+def options_of(model: type[M], values: Mapping[str, Any]) -> M:
+    """``model``'s options from loosely typed fields (form strings, JSON), empty values left out;
+    refused (:class:`~impasto.errors.InvalidInput`) with the first problem's place and message."""
+    try:
+        return model.model_validate({k: v for k, v in values.items() if v not in (None, "")})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(
+            f"{where}: {first['msg']}" if where else str(first["msg"]).removeprefix("Value error, "),
+            exc.errors(include_url=False, include_context=False, include_input=False),
+        ) from None
 
 
-__all__ = ["NARROWED", "api_fields", "pydantic_field", "pydantic_type"]
+__all__ = ["NARROWED", "options_of", "pydantic_field", "pydantic_type"]

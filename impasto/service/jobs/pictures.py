@@ -15,14 +15,14 @@ from ...api import mode_options, modes_of
 from ...errors import InvalidInput
 from ...fast.options import FastOptions
 from ...imageio import encode_image
-from ...options import schema
+from ...options import marked, schema
 from ...progress import CancelToken, ProgressCallback
 from ...quality.options import QualityOptions
 from ..storage.db import Database
 from ..storage.models import Job, JobKind
 from . import kinds
 from .context import JobContext
-from .fields import api_fields, pydantic_field
+from .fields import pydantic_field
 from .kinds import StoppedEarly
 
 QUALITY_PREVIEW_EVERY = 5  # iterations between previews the quality engine sends
@@ -36,7 +36,7 @@ def _described(option: str, text: str) -> str:
 
 #: The engine options a job takes (``Opt(api=True)`` in the engines' schemas), each of one mode only
 #: (:func:`impasto.api.mode_options` says which): type, range and help come from the engine.
-_ENGINE = api_fields(FastOptions, QualityOptions)
+_ENGINE = marked("api", FastOptions, QualityOptions)
 ENGINE_FIELDS = tuple(_ENGINE)
 _EngineOptions = create_model(  # type: ignore[call-overload]  # fields made from the schemas
     "EngineOptions",
